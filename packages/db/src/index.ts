@@ -6,3 +6,4 @@ export * from './migrate';
 export * from './os-user';
 export * from './pg-node';
 export * from './schema';
+export * from './repositories/index';

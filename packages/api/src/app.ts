@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { regionDir, type AtlasDb } from '@atlas/db';
+import type { ApiConfig } from './config';
+import type { AppContext } from './context';
+import { DocumentStore } from './lib/document-store';
+import { registerErrorHandling } from './plugins/errors';
+import { createMetrics, registerMetrics } from './plugins/metrics';
+import { registerOpenApi } from './plugins/openapi';
+import { requireHomeRegion } from './plugins/residency';
+import { auditEventRoutes } from './routes/audit-events/audit-events.routes';
+import { crmRoutes } from './routes/crm/crm-resource';
+import { activities, annonces, dossiers } from './routes/crm/crm.resources';
+import { documentRoutes } from './routes/documents/documents.routes';
+import { healthRoutes } from './routes/health/health.routes';
+import { orgRoutes } from './routes/orgs/orgs.routes';
+import { referentialRoutes } from './routes/referential/referential.routes';
+import { regionRoutes } from './routes/regions/regions.routes';
+import { preferenceRoutes } from './routes/users/preferences.routes';
+import { userRoutes } from './routes/users/users.routes';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface BuildOptions {
+  /** Pino logger options, or false for none (tests). */
+  readonly logger?: boolean | Record<string, unknown>;
+}
+
+/**
+ * One region's API. Every region in the local cluster, in tests and in AWS is this same
+ * call with a different config.
+ */
+export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const region = config.region.id;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel, base: { region, service: 'atlas-api' } },
+    bodyLimit: config.bodyLimit,
+    // A caller's request id is kept (the edge sets one); otherwise a fresh one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  const ctx: AppContext = {
+    config,
+    db,
+    documents: new DocumentStore(join(regionDir(config.home, region), 'documents'), config.documentKey),
+    metrics: createMetrics(region),
+  };
+  app.decorate('atlas', ctx);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('atlas-served-by', region);
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  registerErrorHandling(app);
+  await registerOpenApi(app, config.region);
+  registerMetrics(app, ctx.metrics, region);
+
+  await app.register(healthRoutes);
+  await app.register(regionRoutes);
+  await app.register(orgRoutes);
+  await app.register(preferenceRoutes);
+  await app.register(referentialRoutes);
+  // Regional data: the residency guard runs before the body is even parsed.
+  await app.register(async (regional) => {
+    regional.addHook('onRequest', requireHomeRegion(ctx));
+    await regional.register(crmRoutes(dossiers));
+    await regional.register(crmRoutes(annonces));
+    await regional.register(crmRoutes(activities));
+    await regional.register(documentRoutes);
+    await regional.register(userRoutes);
+    await regional.register(auditEventRoutes);
+  });
+  return app;
+}

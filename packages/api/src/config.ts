@@ -1,0 +1,64 @@
+import Type from 'typebox';
+import { Value } from 'typebox/value';
+import { loadTopology, requireRegion, type RegionConfig, type Topology } from '@atlas/core';
+
+/** Everything a regional API process needs, validated once at start and then frozen. */
+export interface ApiConfig {
+  readonly topology: Topology;
+  readonly region: RegionConfig;
+  readonly databaseUrl: string;
+  readonly home: string;
+  readonly host: string;
+  readonly port: number;
+  /** AES-256 key for document bodies at rest in this region (32 bytes). */
+  readonly documentKey: Buffer;
+  /** Key of the e-mail blind index, the same in every region. */
+  readonly blindIndexKey: string;
+  readonly logLevel: string;
+  /** Largest JSON body accepted, bytes. */
+  readonly bodyLimit: number;
+  /** Largest document body accepted, bytes. */
+  readonly documentLimit: number;
+}
+
+const EnvSchema = Type.Object({
+  ATLAS_REGION: Type.String({ minLength: 1 }),
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  ATLAS_HOME: Type.String({ minLength: 1 }),
+  ATLAS_DOCUMENT_KEY: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
+  ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
+  ATLAS_HOST: Type.Optional(Type.String()),
+  ATLAS_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+  LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+});
+
+export class ConfigError extends Error {
+  constructor(variable: string, message: string) {
+    super(`configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the API configuration from the environment; a bad variable stops start-up by name. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const first = Value.Errors(EnvSchema, env)[0];
+  if (first) {
+    const variable = first.instancePath.replace(/^\//, '') || String((first.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '(env)');
+    throw new ConfigError(variable, first.message);
+  }
+  const topology = loadTopology(env.ATLAS_TOPOLOGY);
+  const region = requireRegion(topology, env.ATLAS_REGION!);
+  return Object.freeze({
+    topology,
+    region,
+    databaseUrl: env.DATABASE_URL!,
+    home: env.ATLAS_HOME!,
+    host: env.ATLAS_HOST ?? '127.0.0.1',
+    port: env.ATLAS_PORT ? Number(env.ATLAS_PORT) : region.apiPort,
+    documentKey: Buffer.from(env.ATLAS_DOCUMENT_KEY!, 'base64'),
+    blindIndexKey: env.ATLAS_BLIND_INDEX_KEY!,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    bodyLimit: 256 * 1024,
+    documentLimit: 10 * 1024 * 1024,
+  });
+}

@@ -1,0 +1,43 @@
+import { createDb } from '@atlas/db';
+import { buildApp } from './app';
+import { configFromEnv, ConfigError } from './config';
+
+/** Entry point of one regional API process: config from the environment, graceful stop. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = configFromEnv();
+  } catch (err) {
+    process.stderr.write(`atlas-api: ${(err as Error).message}\n`);
+    process.exit(err instanceof ConfigError ? 78 : 1);
+  }
+  const db = createDb(config.databaseUrl, { applicationName: `atlas-api-${config.region.id}`, max: 20 });
+  const app = await buildApp(config, db);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await app.close();
+    await db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(
+      code === 'EADDRINUSE'
+        ? `atlas-api: port ${config.port} (${config.region.id}) is already in use; stop whatever holds it or change apiPort in the topology\n`
+        : `atlas-api: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`,
+    );
+    await db.destroy();
+    process.exit(1);
+  }
+}
+
+void main();
