@@ -9,6 +9,7 @@ import { registerErrorHandling } from './plugins/errors';
 import { createMetrics, registerMetrics } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { requireHomeRegion } from './plugins/residency';
+import { registerValidation } from './plugins/validation';
 import { auditEventRoutes } from './routes/audit-events/audit-events.routes';
 import { crmRoutes } from './routes/crm/crm-resource';
 import { activities, annonces, dossiers } from './routes/crm/crm.resources';
@@ -41,7 +42,6 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
   });
@@ -60,7 +60,10 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     reply.header('x-content-type-options', 'nosniff');
   });
 
+  registerValidation(app);
   registerErrorHandling(app);
+  // JSON only, except where a route scope says otherwise (document bodies).
+  app.removeContentTypeParser('text/plain');
   await registerOpenApi(app, config.region);
   registerMetrics(app, ctx.metrics, region);
 

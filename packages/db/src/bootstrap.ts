@@ -80,6 +80,8 @@ export async function ensureRegionDatabase(options: {
         `the database on port ${region.dbPort} belongs to ${identity?.region} (${identity?.region_code}), not ${region.id} (${region.code}): refusing to mix regions' data`,
       );
     }
+    // readyz compares the recorded version with the head, as the API role.
+    await c.query('GRANT SELECT ON public.schemaversion TO atlas_app');
     // Role passwords are cluster-wide and not part of any migration: they come from secrets.
     await c.query(`ALTER ROLE atlas_app PASSWORD ${c.escapeLiteral(secrets.appPassword)}`);
   });

@@ -131,7 +131,10 @@ export function crmRoutes(resource: CrmResource) {
           tags,
           summary: `Change some fields of a ${resource.entity}`,
           params: MemberParams,
-          body: Type.Partial(Type.Object(resource.create, { additionalProperties: false, minProperties: 1 })),
+          body: Type.Object(
+            Object.fromEntries(Object.entries(resource.create).map(([k, v]) => [k, Type.Optional(v)])),
+            { additionalProperties: false, minProperties: 1 },
+          ),
           response: { 200: resource.item, 400: ErrorBody, 404: ErrorBody, 421: ErrorBody },
         },
       },

@@ -1,0 +1,215 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { serviceTrustPolicy } from '../planners/iam.planner';
+import { type RegionContext, leastPrivilegePolicy, regionTags, shortName } from './common';
+
+export interface EcsArgs {
+  readonly ctx: RegionContext;
+  readonly vpcId: pulumi.Input<string>;
+  readonly publicSubnetIds: pulumi.Input<string>[];
+  readonly privateSubnetIds: pulumi.Input<string>[];
+  readonly appSecurityGroupId: pulumi.Input<string>;
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly imageTag: string;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  readonly healthPath: string;
+  /** Route 53 zone and domain: the ALB certificate is `*.<domain>`, DNS-validated there. */
+  readonly zoneId: pulumi.Input<string>;
+  readonly domain: string;
+  readonly documentsBucketArn: pulumi.Input<string>;
+  readonly documentsBucketName: pulumi.Input<string>;
+  readonly dbSecretArn: pulumi.Input<string>;
+  readonly dbEndpoint: pulumi.Input<string>;
+  readonly redisSecretArn: pulumi.Input<string>;
+  readonly redisEndpoint: pulumi.Input<string>;
+}
+
+/** The only ALB policy that negotiates TLS 1.3 alone (no 1.2 fallback). */
+export const ALB_TLS13_POLICY = 'ELBSecurityPolicy-TLS13-1-3-2021-06';
+const CONTAINER_PORT = 8080;
+
+/** Seed module `ecs`: Fargate service behind an HTTPS ALB, autoscaling 2–10 on CPU and memory. */
+export class EcsComponent extends pulumi.ComponentResource {
+  readonly repositoryUrl: pulumi.Output<string>;
+  readonly clusterName: pulumi.Output<string>;
+  readonly serviceName: pulumi.Output<string>;
+  readonly albDnsName: pulumi.Output<string>;
+  readonly albZoneId: pulumi.Output<string>;
+  readonly albArnSuffix: pulumi.Output<string>;
+
+  constructor(name: string, args: EcsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('atlas:infra:Ecs', name, {}, opts);
+    const { ctx } = args;
+    const tags = regionTags(ctx, 'ecs');
+    const child = { parent: this };
+
+    const repo = new aws.ecr.Repository(`${name}-repo`, {
+      name: `atlas-${ctx.stack}/api`,
+      // Immutable tags: a deployed tag always names the same image, so rollback is exact.
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.kmsKeyArn }],
+      tags,
+    }, child);
+    const cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: shortName(ctx, 'cluster'), settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, child);
+    const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/atlas/${ctx.stack}/api`, retentionInDays: 30, tags }, child);
+
+    const albSg = new aws.ec2.SecurityGroup(`${name}-alb-sg`, {
+      vpcId: args.vpcId,
+      description: 'Atlas ALB: HTTPS from the internet (Cloudflare and direct DNS)',
+      ingress: [
+        { protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'HTTPS' },
+        { protocol: 'tcp', fromPort: 80, toPort: 80, cidrBlocks: ['0.0.0.0/0'], description: 'redirected to HTTPS' },
+      ],
+      egress: [{ protocol: 'tcp', fromPort: CONTAINER_PORT, toPort: CONTAINER_PORT, cidrBlocks: ['0.0.0.0/0'], description: 'to API tasks' }],
+      tags,
+    }, child);
+    new aws.vpc.SecurityGroupIngressRule(`${name}-app-from-alb`, { securityGroupId: args.appSecurityGroupId, referencedSecurityGroupId: albSg.id, ipProtocol: 'tcp', fromPort: CONTAINER_PORT, toPort: CONTAINER_PORT, description: 'ALB to API tasks' }, child);
+
+    const alb = new aws.lb.LoadBalancer(`${name}-alb`, { name: shortName(ctx, 'alb'), loadBalancerType: 'application', internal: false, securityGroups: [albSg.id], subnets: args.publicSubnetIds, dropInvalidHeaderFields: true, tags }, child);
+    const targets = new aws.lb.TargetGroup(`${name}-tg`, {
+      name: shortName(ctx, 'tg'),
+      port: CONTAINER_PORT,
+      protocol: 'HTTP',
+      targetType: 'ip',
+      vpcId: args.vpcId,
+      healthCheck: { path: args.healthPath, matcher: '200', interval: 15, healthyThreshold: 2, unhealthyThreshold: 3 },
+      deregistrationDelay: 30,
+      tags,
+    }, child);
+
+    const cert = new aws.acm.Certificate(`${name}-cert`, { domainName: `*.${args.domain}`, validationMethod: 'DNS', tags }, child);
+    const validation = cert.domainValidationOptions.apply((o) => o[0]!);
+    const validationRecord = new aws.route53.Record(`${name}-cert-validation`, { zoneId: args.zoneId, name: validation.resourceRecordName, type: validation.resourceRecordType, records: [validation.resourceRecordValue], ttl: 300, allowOverwrite: true }, child);
+    const validated = new aws.acm.CertificateValidation(`${name}-cert-ok`, { certificateArn: cert.arn, validationRecordFqdns: [validationRecord.fqdn] }, child);
+
+    new aws.lb.Listener(`${name}-https`, {
+      loadBalancerArn: alb.arn,
+      port: 443,
+      protocol: 'HTTPS',
+      sslPolicy: ALB_TLS13_POLICY,
+      certificateArn: validated.certificateArn,
+      defaultActions: [{ type: 'forward', targetGroupArn: targets.arn }],
+      tags,
+    }, child);
+    new aws.lb.Listener(`${name}-http`, { loadBalancerArn: alb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }], tags }, child);
+
+    const { executionRole, taskRole } = this.createRoles(name, args, repo, logs, tags);
+
+    const taskDef = new aws.ecs.TaskDefinition(`${name}-task`, {
+      family: shortName(ctx, 'api'),
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: String(args.cpu),
+      memory: String(args.memory),
+      runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
+      executionRoleArn: executionRole.arn,
+      taskRoleArn: taskRole.arn,
+      containerDefinitions: pulumi.jsonStringify([
+        {
+          name: 'api',
+          image: pulumi.interpolate`${repo.repositoryUrl}:${args.imageTag}`,
+          essential: true,
+          readonlyRootFilesystem: true,
+          user: 'node',
+          portMappings: [{ containerPort: CONTAINER_PORT, protocol: 'tcp' }],
+          environment: [
+            { name: 'ATLAS_REGION', value: ctx.region.id },
+            { name: 'PORT', value: String(CONTAINER_PORT) },
+            { name: 'ATLAS_DB_HOST', value: args.dbEndpoint },
+            { name: 'ATLAS_REDIS_HOST', value: args.redisEndpoint },
+            { name: 'ATLAS_DOCUMENTS_BUCKET', value: args.documentsBucketName },
+          ],
+          secrets: [
+            { name: 'ATLAS_DB_CREDENTIALS', valueFrom: args.dbSecretArn },
+            { name: 'ATLAS_REDIS_AUTH', valueFrom: args.redisSecretArn },
+          ],
+          logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': logs.name, 'awslogs-region': ctx.region.id, 'awslogs-stream-prefix': 'api' } },
+        },
+      ]),
+      tags,
+    }, child);
+
+    const service = new aws.ecs.Service(`${name}-service`, {
+      name: 'atlas-api',
+      cluster: cluster.arn,
+      taskDefinition: taskDef.arn,
+      launchType: 'FARGATE',
+      desiredCount: args.minTasks,
+      networkConfiguration: { subnets: args.privateSubnetIds, securityGroups: [args.appSecurityGroupId], assignPublicIp: false },
+      loadBalancers: [{ targetGroupArn: targets.arn, containerName: 'api', containerPort: CONTAINER_PORT }],
+      // ECS itself rolls back a deployment whose tasks never turn healthy.
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      deploymentMinimumHealthyPercent: 100,
+      deploymentMaximumPercent: 200,
+      healthCheckGracePeriodSeconds: 60,
+      propagateTags: 'SERVICE',
+      tags,
+    }, { ...child, ignoreChanges: ['desiredCount'] });
+
+    const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
+      serviceNamespace: 'ecs',
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
+      minCapacity: args.minTasks,
+      maxCapacity: args.maxTasks,
+    }, child);
+    for (const [metric, target] of [['ECSServiceAverageCPUUtilization', 70], ['ECSServiceAverageMemoryUtilization', 80]] as const) {
+      new aws.appautoscaling.Policy(`${name}-scale-${metric.includes('CPU') ? 'cpu' : 'memory'}`, {
+        policyType: 'TargetTrackingScaling',
+        serviceNamespace: scaling.serviceNamespace,
+        scalableDimension: scaling.scalableDimension,
+        resourceId: scaling.resourceId,
+        targetTrackingScalingPolicyConfiguration: { predefinedMetricSpecification: { predefinedMetricType: metric }, targetValue: target, scaleInCooldown: 300, scaleOutCooldown: 60 },
+      }, child);
+    }
+
+    this.repositoryUrl = repo.repositoryUrl;
+    this.clusterName = cluster.name;
+    this.serviceName = service.name;
+    this.albDnsName = alb.dnsName;
+    this.albZoneId = alb.zoneId;
+    this.albArnSuffix = alb.arnSuffix;
+    this.registerOutputs({ albDnsName: this.albDnsName, repositoryUrl: this.repositoryUrl });
+  }
+
+  /** Inline policies only, so every permission is visible (and tested) in this file. */
+  private createRoles(name: string, args: EcsArgs, repo: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, tags: Record<string, string>) {
+    const child = { parent: this };
+    const trust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
+    const executionRole = new aws.iam.Role(`${name}-exec-role`, { assumeRolePolicy: trust, tags }, child);
+    new aws.iam.RolePolicy(`${name}-exec-policy`, {
+      role: executionRole.id,
+      policy: leastPrivilegePolicy(`${name}-exec-policy`, {
+        Version: '2012-10-17',
+        Statement: [
+          // GetAuthorizationToken has no resource-level permissions; AWS requires "*".
+          { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
+          { Sid: 'EcrPull', Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: repo.arn },
+          { Sid: 'Logs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${logs.arn}:*` },
+          { Sid: 'Secrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [args.dbSecretArn, args.redisSecretArn] },
+          { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: args.kmsKeyArn },
+        ],
+      }),
+    }, child);
+
+    const taskRole = new aws.iam.Role(`${name}-task-role`, { assumeRolePolicy: trust, tags }, child);
+    new aws.iam.RolePolicy(`${name}-task-policy`, {
+      role: taskRole.id,
+      policy: leastPrivilegePolicy(`${name}-task-policy`, {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'Documents', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: pulumi.interpolate`${args.documentsBucketArn}/*` },
+          { Sid: 'DocumentsList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: args.documentsBucketArn },
+          { Sid: 'DocumentKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: args.kmsKeyArn },
+          // PutMetricData has no resource-level permissions; the namespace condition scopes it.
+          { Sid: 'Metrics', Effect: 'Allow', Action: ['cloudwatch:PutMetricData'], Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Atlas' } } },
+        ],
+      }),
+    }, child);
+    return { executionRole, taskRole };
+  }
+}
