@@ -117,8 +117,10 @@ export class EcsComponent extends pulumi.ComponentResource {
           user: 'node',
           portMappings: [{ containerPort: CONTAINER_PORT, protocol: 'tcp' }],
           environment: [
+            // Names follow packages/api/src/config.ts.
             { name: 'ATLAS_REGION', value: ctx.region.id },
-            { name: 'PORT', value: String(CONTAINER_PORT) },
+            { name: 'ATLAS_HOST', value: '0.0.0.0' },
+            { name: 'ATLAS_PORT', value: String(CONTAINER_PORT) },
             { name: 'ATLAS_DB_HOST', value: args.dbEndpoint },
             { name: 'ATLAS_REDIS_HOST', value: args.redisEndpoint },
             { name: 'ATLAS_DOCUMENTS_BUCKET', value: args.documentsBucketName },

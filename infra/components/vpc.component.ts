@@ -78,7 +78,7 @@ export class VpcComponent extends pulumi.ComponentResource {
   private createNacls(name: string, vpc: aws.ec2.Vpc, pub: aws.ec2.Subnet[], priv: aws.ec2.Subnet[], args: VpcArgs, tags: Record<string, string>): void {
     const child = { parent: this };
     const ephemeral = { protocol: 'tcp', fromPort: 1024, toPort: 65535 };
-    const publicNacl = new aws.ec2.NetworkAcl(`${name}-public-nacl`, {
+    new aws.ec2.NetworkAcl(`${name}-public-nacl`, {
       vpcId: vpc.id,
       subnetIds: pub.map((s) => s.id),
       ingress: [
@@ -89,7 +89,6 @@ export class VpcComponent extends pulumi.ComponentResource {
       egress: [{ ruleNo: 100, action: 'allow', protocol: '-1', fromPort: 0, toPort: 0, cidrBlock: '0.0.0.0/0' }],
       tags,
     }, child);
-    void publicNacl;
     // Private subnets accept the VPC itself, peers' replication (PostgreSQL 5432) and return traffic.
     const ingress = [
       { ruleNo: 100, action: 'allow', protocol: '-1', fromPort: 0, toPort: 0, cidrBlock: args.cidr },

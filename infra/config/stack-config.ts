@@ -78,7 +78,8 @@ export function parseStackConfig(raw: RawConfig): StackSettings {
   if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alertEmail)) throw new StackConfigError('alertEmail', `not an e-mail address: ${alertEmail}`);
   const pagerDutyEndpoint = opt('pagerDutyEndpoint');
   if (pagerDutyEndpoint !== undefined && !pagerDutyEndpoint.startsWith('https://')) throw new StackConfigError('pagerDutyEndpoint', 'must be an https:// URL');
-  const healthPath = opt('healthPath') ?? '/health';
+  // The API's readiness route: 200 only when the database is reachable and migrated to head.
+  const healthPath = opt('healthPath') ?? '/readyz';
   if (!healthPath.startsWith('/')) throw new StackConfigError('healthPath', 'must start with /');
 
   let vpcCidrs: Record<string, string> = {};

@@ -15,7 +15,7 @@ const valid: RawConfig = {
 describe('parseStackConfig', () => {
   it('fills the seed defaults and freezes the result', () => {
     const s = parseStackConfig(valid);
-    expect(s).toMatchObject({ healthIntervalSeconds: 30, healthPath: '/health', azCount: 3, minTasks: 2, maxTasks: 10, taskCpu: 2048, taskMemory: 4096, dbInstanceClass: 'db.r6g.xlarge', cacheNodeType: 'cache.r6g.large', postgresVersion: '18' });
+    expect(s).toMatchObject({ healthIntervalSeconds: 30, healthPath: '/readyz', azCount: 3, minTasks: 2, maxTasks: 10, taskCpu: 2048, taskMemory: 4096, dbInstanceClass: 'db.r6g.xlarge', cacheNodeType: 'cache.r6g.large', postgresVersion: '18' });
     expect(Object.isFrozen(s)).toBe(true);
   });
 

@@ -15,6 +15,15 @@ export interface MockHarness {
   settle(): Promise<void>;
 }
 
+/** Computed outputs that components read, shaped as the provider would return them. */
+const OUTPUTS_BY_TYPE: Record<string, (name: string) => Record<string, unknown>> = {
+  'aws:acm/certificate:Certificate': (name) => ({ domainValidationOptions: [{ domainName: '*.x', resourceRecordName: `_v.${name}`, resourceRecordType: 'CNAME', resourceRecordValue: `_v.acm` }] }),
+  'aws:rds/instance:Instance': (name) => ({ masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:mock:123456789012:secret:${name}` }], endpoint: `${name}.rds:5432` }),
+  'aws:lb/loadBalancer:LoadBalancer': (name) => ({ dnsName: `${name}.elb.amazonaws.com`, zoneId: 'ZALB', arnSuffix: `app/${name}/1` }),
+  'aws:elasticache/replicationGroup:ReplicationGroup': (name) => ({ primaryEndpointAddress: `${name}.cache` }),
+  'aws:ecr/repository:Repository': (name) => ({ repositoryUrl: `123456789012.dkr.ecr.mock.amazonaws.com/${name}` }),
+};
+
 /**
  * Installs Pulumi's mock monitor. Inputs are recorded as registered (after Pulumi resolved
  * them) so tests assert on what would be sent to AWS and Cloudflare, not on our own objects.
@@ -24,15 +33,18 @@ export async function installMocks(): Promise<MockHarness> {
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs) as Record<string, any> });
         const id = `${args.name}-id`;
         // ARN-shaped outputs let policy documents built from them look like the real thing.
         const arn = `arn:aws:mock:${args.inputs.region ?? 'eu-west-1'}:123456789012:${args.name}`;
-        return { id, state: { ...args.inputs, arn, id, name: args.inputs.name ?? args.name, dnsName: `${args.name}.elb.amazonaws.com`, zoneId: 'ZALB' } };
+        return { id, state: { ...args.inputs, arn, id, name: args.inputs.name ?? args.name, ...OUTPUTS_BY_TYPE[args.type]?.(args.name) } };
       },
       call(args) {
         if (args.token === 'aws:index/getAvailabilityZones:getAvailabilityZones') {
-          return { names: ['a', 'b', 'c'].map((s) => `${args.inputs.region ?? 'eu-west-1'}${s}`) };
+          // The zones come from the provider the call went through, as in AWS: a component
+          // that forgot its region's provider would get another region's zones.
+          const region = /::aws-([a-z]{2}-[a-z]+-\d)::/.exec(args.provider ?? '')?.[1] ?? 'no-provider';
+          return { names: ['a', 'b', 'c'].map((s) => `${region}${s}`) };
         }
         if (args.token === 'aws:index/getCallerIdentity:getCallerIdentity') return { accountId: '123456789012' };
         return args.inputs;
@@ -58,4 +70,18 @@ export async function installMocks(): Promise<MockHarness> {
     },
     settle,
   };
+}
+
+/** Pulumi's wire marker for secret values. */
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  // Assets and archives arrive as class instances; keep them so tests can read their path.
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const obj = value as Record<string, unknown>;
+    if (obj[SECRET_SIG] === '1b47061264138c4ac30d75fd1eb44270') return unwrapSecrets(obj.value);
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
 }
