@@ -4,6 +4,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { regionDir, type AtlasDb } from '@atlas/db';
 import type { ApiConfig } from './config';
 import type { AppContext } from './context';
+import { GlobalRowCache, memoryCache, redisCache } from './lib/cache';
+import { listenForChanges } from './lib/change-listener';
 import { DocumentStore } from './lib/document-store';
 import { registerErrorHandling } from './plugins/errors';
 import { createMetrics, registerMetrics } from './plugins/metrics';
@@ -46,13 +48,34 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     forceCloseConnections: true,
   });
 
+  const metrics = createMetrics(region);
+  const count = (event: string) => (table: string) => metrics.cacheEvents.inc({ region, table, event });
+  const cache = new GlobalRowCache(config.redisUrl ? redisCache(config.redisUrl, region) : memoryCache(), {
+    hit: count('hit'),
+    miss: count('miss'),
+    invalidated: count('invalidation'),
+  });
   const ctx: AppContext = {
     config,
     db,
     documents: new DocumentStore(join(regionDir(config.home, region), 'documents'), config.documentKey),
-    metrics: createMetrics(region),
+    metrics,
+    cache,
   };
   app.decorate('atlas', ctx);
+  const listener = listenForChanges(config.databaseUrl, {
+    onChange: (table, key) => cache.invalidate(table, key),
+    onReset: () => cache.reset(),
+    onError: (err) => app.log.warn({ err }, 'cache invalidation connection lost; reconnecting'),
+  });
+  app.addHook('onReady', async () => {
+    // Serve nothing from the cache before invalidations can reach it.
+    await listener.ready;
+  });
+  app.addHook('onClose', async () => {
+    await listener.close();
+    await cache.store.close();
+  });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -19,6 +19,8 @@ export interface ApiConfig {
   readonly bodyLimit: number;
   /** Largest document body accepted, bytes. */
   readonly documentLimit: number;
+  /** Redis for the global-row cache (TLS with rediss://); the in-process LRU when absent. */
+  readonly redisUrl?: string;
 }
 
 const EnvSchema = Type.Object({
@@ -29,6 +31,7 @@ const EnvSchema = Type.Object({
   ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
   ATLAS_HOST: Type.Optional(Type.String()),
   ATLAS_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
 });
 
@@ -60,5 +63,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 256 * 1024,
     documentLimit: 10 * 1024 * 1024,
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
   });
 }

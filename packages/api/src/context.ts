@@ -1,5 +1,6 @@
 import type { AtlasDb } from '@atlas/db';
 import type { ApiConfig } from './config';
+import type { GlobalRowCache } from './lib/cache';
 import type { DocumentStore } from './lib/document-store';
 import type { ApiMetrics } from './plugins/metrics';
 
@@ -9,6 +10,8 @@ export interface AppContext {
   readonly db: AtlasDb;
   readonly documents: DocumentStore;
   readonly metrics: ApiMetrics;
+  /** Global rows, invalidated by the database's change notifications. */
+  readonly cache: GlobalRowCache;
 }
 
 declare module 'fastify' {

@@ -5,6 +5,7 @@ export interface ApiMetrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'route' | 'method' | 'status_code' | 'region'>;
   readonly wrongRegion: Counter<'region' | 'home_region'>;
+  readonly cacheEvents: Counter<'region' | 'table' | 'event'>;
 }
 
 /** One registry per app instance, so several regions can run in one test process. */
@@ -25,6 +26,12 @@ export function createMetrics(region: string): ApiMetrics {
       name: 'atlas_wrong_region_requests_total',
       help: `Requests answered 421 because the organization lives elsewhere (serving region ${region})`,
       labelNames: ['region', 'home_region'],
+      registers: [registry],
+    }),
+    cacheEvents: new Counter({
+      name: 'atlas_cache_events_total',
+      help: 'Global-row cache hits, misses and invalidations by table',
+      labelNames: ['region', 'table', 'event'],
       registers: [registry],
     }),
   };

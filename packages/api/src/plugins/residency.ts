@@ -17,7 +17,7 @@ export function requireHomeRegion(ctx: AppContext) {
       ctx.metrics.wrongRegion.inc({ region: ctx.config.region.id, home_region: home.id });
       throw wrongRegion(home.id, `organization ${orgId}`);
     }
-    const org = await findOrganization(ctx.db.db, orgId);
+    const org = await ctx.cache.read('organization', orgId, () => findOrganization(ctx.db.db, orgId));
     if (!org) throw notFound(`organization ${orgId}`);
   };
 }

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import type { Row } from '@atlas/db';
+import type { FilterableQuery, Row } from '@atlas/db';
 import { Email, Timestamp } from '../../lib/schemas';
 import type { CrmResource } from './crm-resource';
 
@@ -47,11 +47,11 @@ export const dossiers: CrmResource = {
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Case-insensitive search in title and reference' })),
   },
   toFilters: (query) => [
-    ...(query.status ? [(qb: any) => qb.where('status', '=', query.status)] : []),
+    ...(query.status ? [(qb: FilterableQuery) => qb.where('status', '=', query.status)] : []),
     ...(query.q
       ? [
-          (qb: any) =>
-            qb.where((eb: any) =>
+          (qb: FilterableQuery) =>
+            qb.where((eb: FilterableQuery) =>
               eb.or([eb('title', 'ilike', `%${escapeLike(String(query.q))}%`), eb('reference', 'ilike', `%${escapeLike(String(query.q))}%`)]),
             ),
         ]
@@ -110,12 +110,12 @@ export const annonces: CrmResource = {
     dossierId: Type.Optional(Type.String({ format: 'uuid' })),
   },
   toFilters: (query) => [
-    ...(query.status ? [(qb: any) => qb.where('status', '=', query.status)] : []),
-    ...(query.transactionType ? [(qb: any) => qb.where('transactionType', '=', query.transactionType)] : []),
-    ...(query.city ? [(qb: any) => qb.where('city', 'ilike', escapeLike(String(query.city)))] : []),
-    ...(query.minPrice !== undefined ? [(qb: any) => qb.where('price', '>=', query.minPrice)] : []),
-    ...(query.maxPrice !== undefined ? [(qb: any) => qb.where('price', '<=', query.maxPrice)] : []),
-    ...(query.dossierId ? [(qb: any) => qb.where('dossierId', '=', query.dossierId)] : []),
+    ...(query.status ? [(qb: FilterableQuery) => qb.where('status', '=', query.status)] : []),
+    ...(query.transactionType ? [(qb: FilterableQuery) => qb.where('transactionType', '=', query.transactionType)] : []),
+    ...(query.city ? [(qb: FilterableQuery) => qb.where('city', 'ilike', escapeLike(String(query.city)))] : []),
+    ...(query.minPrice !== undefined ? [(qb: FilterableQuery) => qb.where('price', '>=', query.minPrice)] : []),
+    ...(query.maxPrice !== undefined ? [(qb: FilterableQuery) => qb.where('price', '<=', query.maxPrice)] : []),
+    ...(query.dossierId ? [(qb: FilterableQuery) => qb.where('dossierId', '=', query.dossierId)] : []),
   ],
   toApi: (row: Row) => ({ ...row, price: numberOrNull(row.price), surfaceM2: numberOrNull(row.surfaceM2) }),
 };
@@ -146,7 +146,7 @@ export const activities: CrmResource = {
     dossierId: Type.Optional(Type.String({ format: 'uuid' })),
   },
   toFilters: (query) => [
-    ...(query.kind ? [(qb: any) => qb.where('kind', '=', query.kind)] : []),
-    ...(query.dossierId ? [(qb: any) => qb.where('dossierId', '=', query.dossierId)] : []),
+    ...(query.kind ? [(qb: FilterableQuery) => qb.where('kind', '=', query.kind)] : []),
+    ...(query.dossierId ? [(qb: FilterableQuery) => qb.where('dossierId', '=', query.dossierId)] : []),
   ],
 };

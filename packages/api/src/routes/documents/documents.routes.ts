@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AtlasError, notFound } from '@atlas/core';
-import { findRegional, recordAudit, updateRegional } from '@atlas/db';
+import { findRegional, recordAudit, updateRegional, type FilterableQuery } from '@atlas/db';
 import { ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
 import { actorOf, crmRoutes, type CrmResource } from '../crm/crm-resource';
 
@@ -33,7 +33,7 @@ export const documents: CrmResource = {
     updatedAt: Timestamp,
   }),
   filters: { dossierId: Type.Optional(Type.String({ format: 'uuid' })) },
-  toFilters: (query) => (query.dossierId ? [(qb: any) => qb.where('dossierId', '=', query.dossierId)] : []),
+  toFilters: (query) => (query.dossierId ? [(qb: FilterableQuery) => qb.where('dossierId', '=', query.dossierId)] : []),
   toApi: (row) => ({ ...row, sizeBytes: numberOrNull(row.sizeBytes), uploaded: row.sha256 !== null }),
   afterDelete: (app, orgId, id) => app.atlas.documents.delete(orgId, id),
 };

@@ -72,7 +72,8 @@ export async function orgRoutes(base: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const org = await findOrganization(db, request.params.orgId);
+      const { orgId } = request.params;
+      const org = await app.atlas.cache.read('organization', orgId, () => findOrganization(db, orgId));
       if (!org) throw notFound(`organization ${request.params.orgId}`);
       return org;
     },

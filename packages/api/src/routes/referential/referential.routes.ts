@@ -39,10 +39,13 @@ export async function referentialRoutes(base: FastifyInstance): Promise<void> {
         response: { 200: Type.Object({ kind: Type.String(), items: Type.Array(Entry) }), 400: ErrorBody },
       },
     },
-    async (request) => ({
-      kind: request.params.kind,
-      items: await listReferential(db, request.params.kind, { includeInactive: request.query.includeInactive ?? false }),
-    }),
+    async (request) => {
+      const { kind } = request.params;
+      const includeInactive = request.query.includeInactive ?? false;
+      // Cached per kind (every change notifies with the kind as its key); inactive entries on request.
+      const all = (await app.atlas.cache.read('referential', kind, () => listReferential(db, kind, { includeInactive: true }))) ?? [];
+      return { kind, items: includeInactive ? all : all.filter((e) => e.active) };
+    },
   );
 
   app.put(

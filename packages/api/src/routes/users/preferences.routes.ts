@@ -26,8 +26,8 @@ export async function preferenceRoutes(base: FastifyInstance): Promise<void> {
     { schema: { tags: ['global'], params, response: { 200: Preferences, 404: ErrorBody } } },
     async (request) => {
       const { userId } = request.params;
-      if (!(await findLiveAppUser(db, userId))) throw notFound(`user ${userId}`);
-      return (await findPreferences(db, userId)) ?? { userId, locale: 'en', timezone: 'UTC', theme: 'system', preferredRegion: null, updatedAt: null };
+      if (!(await app.atlas.cache.read('app_user', userId, () => findLiveAppUser(db, userId)))) throw notFound(`user ${userId}`);
+      return (await app.atlas.cache.read('user_preferences', userId, () => findPreferences(db, userId))) ?? { userId, locale: 'en', timezone: 'UTC', theme: 'system', preferredRegion: null, updatedAt: null };
     },
   );
 

@@ -1,0 +1,133 @@
+import { LRUCache } from 'lru-cache';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * The cache for global rows. In-process LRU by default; Redis (ElastiCache in AWS) when
+ * REDIS_URL is set. Entries are invalidated by the database's change notifications, so a
+ * TTL is only a safety net, not the coherence mechanism.
+ */
+export interface GlobalCache {
+  readonly kind: 'memory' | 'redis';
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T): Promise<void>;
+  delete(key: string): Promise<void>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SAFETY_TTL_MS = 5 * 60_000;
+
+export function memoryCache(max = 10_000): GlobalCache {
+  const lru = new LRUCache<string, { value: unknown }>({ max, ttl: SAFETY_TTL_MS });
+  return {
+    kind: 'memory',
+    get: async <T>(key: string) => lru.get(key)?.value as T | undefined,
+    set: async (key, value) => void lru.set(key, { value }),
+    delete: async (key) => void lru.delete(key),
+    clear: async () => lru.clear(),
+    close: async () => lru.clear(),
+  };
+}
+
+/**
+ * Redis-backed cache. `rediss://` URLs use TLS; a password in the URL (or REDIS_PASSWORD)
+ * authenticates. Keys are prefixed per region: a shared Redis never mixes regions' entries.
+ */
+export function redisCache(url: string, region: string, options: RedisOptions = {}): GlobalCache {
+  const redis = new Redis(url, {
+    keyPrefix: `atlas:${region}:`,
+    lazyConnect: false,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    ...(url.startsWith('rediss://') ? { tls: {} } : {}),
+    ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
+    ...options,
+  });
+  redis.on('error', () => undefined);
+  const ttlSeconds = SAFETY_TTL_MS / 1000;
+  return {
+    kind: 'redis',
+    get: async <T>(key: string) => {
+      const text = await redis.get(key);
+      return text === null ? undefined : (JSON.parse(text) as T);
+    },
+    set: async (key, value) => void (await redis.set(key, JSON.stringify(value), 'EX', ttlSeconds)),
+    delete: async (key) => void (await redis.del(key)),
+    clear: async () => {
+      // Only this region's keys: SCAN the prefix rather than FLUSHDB a shared instance.
+      const prefix = `atlas:${region}:`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)));
+      } while (cursor !== '0');
+    },
+    close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+  };
+}
+
+/** Read-through: a hit returns the cached value; a miss loads, stores what exists, returns it. */
+export async function readThrough<T>(
+  cache: GlobalCache,
+  key: string,
+  load: () => Promise<T | undefined>,
+  counters: { hit: () => void; miss: () => void },
+): Promise<T | undefined> {
+  const cached = await cache.get<T>(key).catch(() => undefined);
+  if (cached !== undefined) {
+    counters.hit();
+    return cached;
+  }
+  counters.miss();
+  const value = await load();
+  if (value !== undefined) await cache.set(key, value).catch(() => undefined);
+  return value;
+}
+
+export interface CacheMetrics {
+  hit(table: string): void;
+  miss(table: string): void;
+  invalidated(table: string): void;
+}
+
+/**
+ * Global rows by table and key, kept coherent with the database: every committed change
+ * (local or replicated) invalidates its entry. A value loaded while an invalidation arrived
+ * is returned but not stored, so a slow read can never put back a value older than a
+ * change already announced.
+ */
+export class GlobalRowCache {
+  private generation = 0;
+
+  constructor(
+    readonly store: GlobalCache,
+    private readonly metrics: CacheMetrics,
+  ) {}
+
+  async read<T>(table: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const entry = `${table}:${key}`;
+    const cached = await this.store.get<T>(entry).catch(() => undefined);
+    if (cached !== undefined) {
+      this.metrics.hit(table);
+      return cached;
+    }
+    this.metrics.miss(table);
+    const before = this.generation;
+    const value = await load();
+    if (value !== undefined && this.generation === before) await this.store.set(entry, value).catch(() => undefined);
+    return value;
+  }
+
+  async invalidate(table: string, key: string): Promise<void> {
+    this.generation += 1;
+    this.metrics.invalidated(table);
+    await this.store.delete(`${table}:${key}`).catch(() => undefined);
+  }
+
+  /** After a lost notification connection nothing is known to be fresh: drop everything. */
+  async reset(): Promise<void> {
+    this.generation += 1;
+    await this.store.clear().catch(() => undefined);
+  }
+}
