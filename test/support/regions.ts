@@ -28,6 +28,9 @@ export function apiConfig(regionId: string): ApiConfig {
     logLevel: 'silent',
     bodyLimit: 256 * 1024,
     documentLimit: 10 * 1024 * 1024,
+    probeIntervalMs: 0,
+    latencyAlertMs: 200,
+    peerUrls: {},
   };
 }
 

@@ -17,6 +17,7 @@ import { crmRoutes } from './routes/crm/crm-resource';
 import { activities, annonces, dossiers } from './routes/crm/crm.resources';
 import { documentRoutes } from './routes/documents/documents.routes';
 import { healthRoutes } from './routes/health/health.routes';
+import { latencyRoutes } from './routes/latency/latency.routes';
 import { orgRoutes } from './routes/orgs/orgs.routes';
 import { referentialRoutes } from './routes/referential/referential.routes';
 import { regionRoutes } from './routes/regions/regions.routes';
@@ -95,6 +96,7 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
   await app.register(orgRoutes);
   await app.register(preferenceRoutes);
   await app.register(referentialRoutes);
+  await app.register(latencyRoutes);
   // Regional data: the residency guard runs before the body is even parsed.
   await app.register(async (regional) => {
     regional.addHook('onRequest', requireHomeRegion(ctx));

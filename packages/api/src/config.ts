@@ -21,6 +21,12 @@ export interface ApiConfig {
   readonly documentLimit: number;
   /** Redis for the global-row cache (TLS with rediss://); the in-process LRU when absent. */
   readonly redisUrl?: string;
+  /** How often to probe the other regions' round trips; 0 disables the probes. */
+  readonly probeIntervalMs: number;
+  /** Round trips above this raise a latency alert. */
+  readonly latencyAlertMs: number;
+  /** Base URL of each other region's API; defaults to 127.0.0.1:<apiPort> (local cluster). */
+  readonly peerUrls: Readonly<Record<string, string>>;
 }
 
 const EnvSchema = Type.Object({
@@ -31,6 +37,9 @@ const EnvSchema = Type.Object({
   ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
   ATLAS_HOST: Type.Optional(Type.String()),
   ATLAS_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+  ATLAS_PROBE_INTERVAL_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
+  ATLAS_LATENCY_ALERT_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+  ATLAS_PEER_URLS: Type.Optional(Type.String({ minLength: 2 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
 });
@@ -64,5 +73,22 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     bodyLimit: 256 * 1024,
     documentLimit: 10 * 1024 * 1024,
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    probeIntervalMs: env.ATLAS_PROBE_INTERVAL_MS ? Number(env.ATLAS_PROBE_INTERVAL_MS) : 5_000,
+    latencyAlertMs: env.ATLAS_LATENCY_ALERT_MS ? Number(env.ATLAS_LATENCY_ALERT_MS) : 200,
+    peerUrls: parsePeerUrls(env.ATLAS_PEER_URLS),
   });
+}
+
+function parsePeerUrls(text: string | undefined): Record<string, string> {
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError('ATLAS_PEER_URLS', 'must be a JSON object of region id → base URL');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Object.values(parsed).some((v) => typeof v !== 'string' || !/^https?:\/\//.test(v))) {
+    throw new ConfigError('ATLAS_PEER_URLS', 'must be a JSON object of region id → http(s) base URL');
+  }
+  return parsed as Record<string, string>;
 }
