@@ -7,13 +7,15 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/core/test/**/*.test.ts', 'infra/test/**/*.test.ts'],
-          testTimeout: 30_000,
+          // Loading Pulumi's SDK cold takes seconds on a busy 2-core machine.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {
         test: {
           name: 'regions',
-          include: ['packages/{db,api,cli}/test/**/*.test.ts'],
+          include: ['packages/{db,api,cli,edge}/test/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

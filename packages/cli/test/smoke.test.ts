@@ -51,7 +51,7 @@ const alive = (pid: number) => {
   }
 };
 
-describe('atlas up as a real process tree', { timeout: 180_000 }, () => {
+describe('atlas up as a real process tree', { timeout: 240_000 }, () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
 
@@ -70,7 +70,7 @@ describe('atlas up as a real process tree', { timeout: 180_000 }, () => {
     const up = atlas(['up'], env);
     try {
       await until(() => up.output().includes('Atlas is up') || up.exitCode !== null, 150_000);
-      expect(up.output()).toContain('Atlas is up');
+      expect(up.output(), up.output()).toContain('Atlas is up');
       expect(up.output()).toMatch(/\[1\/3\] eu-west-1: initialising/);
 
       for (const region of topology.regions) {
@@ -104,7 +104,8 @@ describe('atlas up as a real process tree', { timeout: 180_000 }, () => {
   it('reuses the data on a second start', async () => {
     const up = atlas(['up'], env);
     try {
-      await until(() => up.output().includes('Atlas is up') || up.exitCode !== null, 120_000);
+      await until(() => up.output().includes('Atlas is up') || up.exitCode !== null, 150_000);
+      expect(up.output(), up.output()).toContain('Atlas is up');
       expect(up.output()).not.toContain('initialising');
       expect(up.output()).toContain('database ready');
     } finally {

@@ -89,8 +89,8 @@ export async function up(options: UpOptions): Promise<void> {
     await writeState(home, state(false));
     log('waiting for the regional APIs…');
     for (const r of running) {
-      const ok = await waitFor(() => httpReady(`${r.apiUrl}/readyz`), 30_000);
-      if (!ok) throw new Error(`${r.database.region.id} API did not become ready in 30 s; see ${join(regionDir(home, r.database.region.id), 'api.log')}`);
+      const ok = await waitFor(() => httpReady(`${r.apiUrl}/readyz`), 90_000);
+      if (!ok) throw new Error(`${r.database.region.id} API did not become ready in 90 s; see ${join(regionDir(home, r.database.region.id), 'api.log')}`);
     }
     await writeState(home, state(true));
     log('');
