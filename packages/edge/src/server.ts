@@ -1,0 +1,40 @@
+import { buildEdge } from './app';
+import { EdgeConfigError, edgeConfigFromEnv } from './config';
+
+/** Entry point of the edge router process: config from the environment, graceful stop. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = edgeConfigFromEnv();
+  } catch (err) {
+    process.stderr.write(`atlas-edge: ${(err as Error).message}\n`);
+    process.exit(err instanceof EdgeConfigError ? 78 : 1);
+  }
+  const app = await buildEdge(config);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    app.log.info({ upstreams: config.upstreams, health: config.health }, `edge router on http://${config.host}:${config.port}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(
+      code === 'EADDRINUSE'
+        ? `atlas-edge: port ${config.port} is already in use; stop whatever holds it or set ATLAS_EDGE_PORT\n`
+        : `atlas-edge: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`,
+    );
+    process.exit(1);
+  }
+}
+
+void main();
