@@ -140,6 +140,21 @@ export interface RegionHealthTable {
   observedAt: Timestamp;
 }
 
+export interface ReplicationConflictTable {
+  id: ColumnType<string, never, never>;
+  tableName: string;
+  rowId: string;
+  kind: string;
+  decision: string;
+  localRow: unknown;
+  remoteRow: unknown;
+  localHlc: string | null;
+  remoteHlc: string | null;
+  localOrigin: string | null;
+  remoteOrigin: string | null;
+  detectedAt: Timestamp;
+}
+
 export interface AtlasClusterTable {
   singleton: Generated<boolean>;
   region: string;
@@ -162,6 +177,7 @@ export interface Database {
   auditEvent: AuditEventTable;
   latencySample: LatencySampleTable;
   regionHealth: RegionHealthTable;
+  replicationConflict: ReplicationConflictTable;
 }
 
 export type Organization = Selectable<OrganizationTable>;
