@@ -12,6 +12,7 @@ import { createMetrics, registerMetrics } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { requireHomeRegion } from './plugins/residency';
 import { registerValidation } from './plugins/validation';
+import { registerSecurity, securityRegionalRoutes } from './security/register-security';
 import { auditEventRoutes } from './routes/audit-events/audit-events.routes';
 import { crmRoutes } from './routes/crm/crm-resource';
 import { activities, annonces, dossiers } from './routes/crm/crm.resources';
@@ -21,6 +22,7 @@ import { latencyRoutes } from './routes/latency/latency.routes';
 import { orgRoutes } from './routes/orgs/orgs.routes';
 import { referentialRoutes } from './routes/referential/referential.routes';
 import { regionRoutes } from './routes/regions/regions.routes';
+import { replicationRoutes } from './routes/replication/replication.routes';
 import { preferenceRoutes } from './routes/users/preferences.routes';
 import { userRoutes } from './routes/users/users.routes';
 
@@ -86,6 +88,8 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
 
   registerValidation(app);
   registerErrorHandling(app);
+  // Before any route: rate limits, headers, CORS and authentication apply to all that follow.
+  await registerSecurity(app, ctx);
   // JSON only, except where a route scope says otherwise (document bodies).
   app.removeContentTypeParser('text/plain');
   await registerOpenApi(app, config.region);
@@ -97,6 +101,7 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
   await app.register(preferenceRoutes);
   await app.register(referentialRoutes);
   await app.register(latencyRoutes);
+  await app.register(replicationRoutes);
   // Regional data: the residency guard runs before the body is even parsed.
   await app.register(async (regional) => {
     regional.addHook('onRequest', requireHomeRegion(ctx));
@@ -106,6 +111,7 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     await regional.register(documentRoutes);
     await regional.register(userRoutes);
     await regional.register(auditEventRoutes);
+    await regional.register(securityRegionalRoutes);
   });
   return app;
 }

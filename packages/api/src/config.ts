@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { Value } from 'typebox/value';
 import { loadTopology, requireRegion, type RegionConfig, type Topology } from '@atlas/core';
+import { securityConfigFromEnv, SecurityConfigError, type SecurityConfig } from './security/security-config';
 
 /** Everything a regional API process needs, validated once at start and then frozen. */
 export interface ApiConfig {
@@ -27,6 +28,14 @@ export interface ApiConfig {
   readonly latencyAlertMs: number;
   /** Base URL of each other region's API; defaults to 127.0.0.1:<apiPort> (local cluster). */
   readonly peerUrls: Readonly<Record<string, string>>;
+  /** The region database's superuser URL, for replication status and management; optional. */
+  readonly adminDatabaseUrl?: string;
+  /** How often replication status feeds the metrics; 0 disables polling. */
+  readonly replicationPollMs: number;
+  /** Replication lag above this records a high-lag event in region_health. */
+  readonly replicationLagAlertSeconds: number;
+  /** Tokens, audit signing, rate limits, CORS, retention (security/security-config.ts). */
+  readonly security: SecurityConfig;
 }
 
 const EnvSchema = Type.Object({
@@ -40,6 +49,9 @@ const EnvSchema = Type.Object({
   ATLAS_PROBE_INTERVAL_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
   ATLAS_LATENCY_ALERT_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
   ATLAS_PEER_URLS: Type.Optional(Type.String({ minLength: 2 })),
+  ATLAS_ADMIN_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  ATLAS_REPLICATION_POLL_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
+  ATLAS_REPLICATION_LAG_ALERT_S: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?$' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
 });
@@ -60,7 +72,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const topology = loadTopology(env.ATLAS_TOPOLOGY);
   const region = requireRegion(topology, env.ATLAS_REGION!);
+  let security: SecurityConfig;
+  try {
+    security = securityConfigFromEnv(env);
+  } catch (err) {
+    if (err instanceof SecurityConfigError) throw new ConfigError(err.variable, err.message);
+    throw err;
+  }
   return Object.freeze({
+    security,
     topology,
     region,
     databaseUrl: env.DATABASE_URL!,
@@ -76,6 +96,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     probeIntervalMs: env.ATLAS_PROBE_INTERVAL_MS ? Number(env.ATLAS_PROBE_INTERVAL_MS) : 5_000,
     latencyAlertMs: env.ATLAS_LATENCY_ALERT_MS ? Number(env.ATLAS_LATENCY_ALERT_MS) : 200,
     peerUrls: parsePeerUrls(env.ATLAS_PEER_URLS),
+    ...(env.ATLAS_ADMIN_DATABASE_URL ? { adminDatabaseUrl: env.ATLAS_ADMIN_DATABASE_URL } : {}),
+    replicationPollMs: env.ATLAS_REPLICATION_POLL_MS ? Number(env.ATLAS_REPLICATION_POLL_MS) : 5_000,
+    replicationLagAlertSeconds: env.ATLAS_REPLICATION_LAG_ALERT_S ? Number(env.ATLAS_REPLICATION_LAG_ALERT_S) : 1,
   });
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createDb } from '@atlas/db';
 import { buildApp } from '@atlas/api';
-import { adminQuery, apiConfig, cluster, startRegionApp, type RegionApp } from '../../../test/support/regions';
+import { adminQuery, apiConfig, cluster, regionApp, startRegionApp, type RegionApp } from '../../../test/support/regions';
 import { freePort } from '../../../test/support/free-port';
 
 /**
@@ -25,7 +25,7 @@ async function settled(region: string): Promise<void> {
 }
 
 async function hits(r: RegionApp, event: string): Promise<number> {
-  const text = (await r.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const text = (await r.authed().inject({ method: 'GET', url: '/metrics' })).body;
   return [...text.matchAll(new RegExp(`atlas_cache_events_total\\{[^}]*table="organization"[^}]*event="${event}"[^}]*\\} (\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
 }
 
@@ -48,7 +48,7 @@ describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
     const db = createDb(config.databaseUrl, { max: 5 });
     const app = await buildApp(config, db, { logger: false });
     await app.ready();
-    r = { region: 'eu-west-1', app, db, close: async () => { await app.close(); await db.destroy(); } };
+    r = regionApp('eu-west-1', app, db);
   });
   afterAll(async () => {
     await r.close();
@@ -56,33 +56,33 @@ describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
   });
 
   it('serves a repeated read from the cache', async () => {
-    const org = (await r.app.inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Cached', homeRegion: 'eu-west-1' } })).json();
+    const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Cached', homeRegion: 'eu-west-1' } })).json();
     await settled('eu-west-1');
     const before = await hits(r, 'hit');
-    for (let i = 0; i < 3; i++) expect((await r.app.inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Cached');
+    for (let i = 0; i < 3; i++) expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Cached');
     expect(await hits(r, 'hit')).toBeGreaterThanOrEqual(before + 2);
   });
 
   it('never serves a value older than what the database has committed, whoever changed it', async () => {
-    const org = (await r.app.inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Before', homeRegion: 'eu-west-1' } })).json();
-    expect((await r.app.inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Before');
-    expect((await r.app.inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Before');
+    const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Before', homeRegion: 'eu-west-1' } })).json();
+    expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Before');
+    expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Before');
     // A change the API did not make (as the replication apply worker would make it).
     await adminQuery('eu-west-1', "UPDATE organization SET name = 'After' WHERE id = $1", [org.id]);
     await settled('eu-west-1');
-    expect((await r.app.inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('After');
+    expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('After');
     // A tombstone makes the organization's regional routes disappear at once.
     await adminQuery('eu-west-1', "UPDATE organization SET tombstone = 'deleted' WHERE id = $1", [org.id]);
     await settled('eu-west-1');
-    expect((await r.app.inject({ method: 'GET', url: `/api/orgs/${org.id}/dossiers` })).statusCode).toBe(404);
+    expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}/dossiers` })).statusCode).toBe(404);
   });
 
   it('invalidates reference data by kind', async () => {
     const refKind = `cache_${kind}`;
-    await r.app.inject({ method: 'PUT', url: `/api/referential/${refKind}/a`, payload: { label: 'A' } });
-    expect((await r.app.inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items).toHaveLength(1);
+    await r.authed().inject({ method: 'PUT', url: `/api/referential/${refKind}/a`, payload: { label: 'A' } });
+    expect((await r.authed().inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items).toHaveLength(1);
     await adminQuery('eu-west-1', "INSERT INTO referential (id, kind, code, label) VALUES ($1, $2, 'b', 'B')", [`${refKind}:b`, refKind]);
     await settled('eu-west-1');
-    expect((await r.app.inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items.map((e: { code: string }) => e.code)).toEqual(['a', 'b']);
+    expect((await r.authed().inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items.map((e: { code: string }) => e.code)).toEqual(['a', 'b']);
   });
 });

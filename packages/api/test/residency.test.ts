@@ -10,8 +10,8 @@ describe('residency (rule R1)', () => {
 
   beforeAll(async () => {
     [eu, us, ap] = await Promise.all([startRegionApp('eu-west-1'), startRegionApp('us-east-1'), startRegionApp('ap-southeast-1')]);
-    euOrg = (await eu.app.inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Paris Homes', homeRegion: 'eu-west-1' } })).json().id;
-    const res = await eu.app.inject({
+    euOrg = (await eu.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Paris Homes', homeRegion: 'eu-west-1' } })).json().id;
+    const res = await eu.authed().inject({
       method: 'POST',
       url: `/api/orgs/${euOrg}/dossiers`,
       payload: { title: 'EU-only dossier', clientName: 'Marie Curie', clientEmail: 'marie@example.eu' },
@@ -22,7 +22,7 @@ describe('residency (rule R1)', () => {
   afterAll(async () => Promise.all([eu.close(), us.close(), ap.close()]));
 
   it('serves an EU dossier in the EU', async () => {
-    const res = await eu.app.inject({ method: 'GET', url: `/api/orgs/${euOrg}/dossiers/${dossierId}` });
+    const res = await eu.authed().inject({ method: 'GET', url: `/api/orgs/${euOrg}/dossiers/${dossierId}` });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ region: 'eu-west-1', title: 'EU-only dossier' });
   });
@@ -51,20 +51,20 @@ describe('residency (rule R1)', () => {
       ['PUT', `/api/orgs/${euOrg}/documents/${dossierId}/content`, 'bytes'],
       ['GET', `/api/orgs/${euOrg}/audit-events`, undefined],
     ] as const) {
-      const res = await app.app.inject({ method, url, payload, headers: payload ? { 'content-type': 'application/json' } : {} });
+      const res = await app.authed().inject({ method, url, payload, headers: payload ? { 'content-type': 'application/json' } : {} });
       expect(res.statusCode, `${method} ${url}`).toBe(421);
       expect(res.headers['atlas-region']).toBe('eu-west-1');
       expect(res.json().error.code).toBe('ATLAS_ERR_WRONG_REGION');
     }
     const rows = await adminQuery(region, "SELECT count(*)::int AS n FROM dossier WHERE title = 'smuggled'");
     expect(rows[0]!.n).toBe(0);
-    const metrics = await app.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await app.authed().inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/atlas_wrong_region_requests_total\{region="[a-z0-9-]+",home_region="eu-west-1"[^}]*\} [1-9]/);
   });
 
   it('serves the EU organization row itself (global data) in every region once it is there', async () => {
     // Without replication (a later layer) the row exists only where it was written.
-    const res = await eu.app.inject({ method: 'GET', url: `/api/orgs/${euOrg}` });
+    const res = await eu.authed().inject({ method: 'GET', url: `/api/orgs/${euOrg}` });
     expect(res.json().homeRegion).toBe('eu-west-1');
   });
 

@@ -8,7 +8,7 @@ describe('bad input gets a 4xx with {error: {code, message}} and writes nothing'
 
   beforeAll(async () => {
     r = await startRegionApp('us-east-1');
-    orgId = (await r.app.inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Validation Realty', homeRegion: 'us-east-1' } })).json().id;
+    orgId = (await r.authed(orgId).inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Validation Realty', homeRegion: 'us-east-1' } })).json().id;
   });
   afterAll(() => r.close());
 
@@ -40,7 +40,7 @@ describe('bad input gets a 4xx with {error: {code, message}} and writes nothing'
 
   it.each(cases)('%s', async (_name, req, status, code) => {
     const before = await countDossiers();
-    const res = await r.app.inject({ method: req.method, url: req.url(orgId), payload: req.payload as string, headers: req.headers });
+    const res = await r.authed(orgId).inject({ method: req.method, url: req.url(orgId), payload: req.payload as string, headers: req.headers });
     expect(res.statusCode).toBe(status);
     const body = res.json();
     expect(body.error.code).toBe(code);
@@ -50,12 +50,12 @@ describe('bad input gets a 4xx with {error: {code, message}} and writes nothing'
   });
 
   it('names the unknown property in a mass-assignment error', async () => {
-    const res = await r.app.inject({ method: 'POST', url: `/api/orgs/${orgId}/dossiers`, payload: { title: 't', homeRegion: 'eu-west-1' } });
+    const res = await r.authed(orgId).inject({ method: 'POST', url: `/api/orgs/${orgId}/dossiers`, payload: { title: 't', homeRegion: 'eu-west-1' } });
     expect(res.json().error.message).toContain('homeRegion');
   });
 
   it('refuses a document body for a document that does not exist, and keeps no file', async () => {
-    const res = await r.app.inject({
+    const res = await r.authed(orgId).inject({
       method: 'PUT',
       url: `/api/orgs/${orgId}/documents/01a229ba-3fcb-79bc-9aa2-690649f1438e/content`,
       payload: Buffer.from('orphan'),
@@ -68,7 +68,7 @@ describe('bad input gets a 4xx with {error: {code, message}} and writes nothing'
   });
 
   it('reports readiness with the migration head', async () => {
-    const res = await r.app.inject({ method: 'GET', url: '/readyz' });
+    const res = await r.authed(orgId).inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
     const { headVersion } = await import('@atlas/db');
     expect(res.json()).toMatchObject({ ready: true, migration: { version: headVersion(), head: headVersion() } });

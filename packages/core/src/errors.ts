@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'ATLAS_ERR_FORBIDDEN',
   'ATLAS_ERR_NOT_FOUND',
   'ATLAS_ERR_CONFLICT',
+  'ATLAS_ERR_RESTRICTED',
   'ATLAS_ERR_WRONG_REGION',
   'ATLAS_ERR_RATE_LIMITED',
   'ATLAS_ERR_REGION_UNAVAILABLE',
@@ -32,6 +33,9 @@ export function httpStatusOf(code: ErrorCode): number {
       return 404;
     case 'ATLAS_ERR_CONFLICT':
       return 409;
+    case 'ATLAS_ERR_RESTRICTED':
+      // GDPR art. 18: the subject asked to restrict processing; the record is locked.
+      return 423;
     case 'ATLAS_ERR_PAYLOAD_TOO_LARGE':
       return 413;
     case 'ATLAS_ERR_UNSUPPORTED_MEDIA_TYPE':

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -20,6 +20,30 @@ export interface LocalSecrets {
   readonly blindIndexKey: string;
   /** Per-region keys for document bodies at rest (AES-256-GCM), base64. */
   readonly documentKeys: Readonly<Record<string, string>>;
+  /** Ed25519 private key (JWK) that signs API tokens; its public half verifies them. */
+  readonly authSigningKey: Ed25519Jwk;
+  /** Ed25519 private key (JWK) that signs the audit chain's checkpoints. */
+  readonly auditSigningKey: Ed25519Jwk;
+}
+
+/** An Ed25519 key as a JWK: `d` is present on private keys only. */
+export interface Ed25519Jwk {
+  readonly kty: 'OKP';
+  readonly crv: 'Ed25519';
+  readonly x: string;
+  readonly d?: string;
+}
+
+/** A fresh Ed25519 key pair, as the private JWK (the public key is its `x`). */
+export function generateEd25519Jwk(): Ed25519Jwk {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d };
+}
+
+/** The public half of an Ed25519 JWK. */
+export function publicJwk(key: Ed25519Jwk): Ed25519Jwk {
+  return { kty: 'OKP', crv: 'Ed25519', x: key.x };
 }
 
 const secret = (bytes = 32): string => randomBytes(bytes).toString('base64url');
@@ -45,6 +69,8 @@ export async function loadOrCreateSecrets(home: string, regions: readonly string
     appPassword: current.appPassword ?? secret(),
     blindIndexKey: current.blindIndexKey ?? secret(),
     documentKeys,
+    authSigningKey: current.authSigningKey ?? generateEd25519Jwk(),
+    auditSigningKey: current.auditSigningKey ?? generateEd25519Jwk(),
   };
   if (JSON.stringify(next) !== JSON.stringify(current)) {
     await writeFile(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });

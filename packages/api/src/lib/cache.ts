@@ -13,7 +13,15 @@ export interface GlobalCache {
   delete(key: string): Promise<void>;
   clear(): Promise<void>;
   close(): Promise<void>;
+  /** Which of the needles appear in any cached value (the residency proof's cache probe). */
+  search?(needles: readonly string[]): Promise<string[]>;
 }
+
+const within = (texts: Iterable<string>, needles: readonly string[]) => {
+  const found = new Set<string>();
+  for (const text of texts) for (const n of needles) if (text.includes(n)) found.add(n);
+  return [...found];
+};
 
 const SAFETY_TTL_MS = 5 * 60_000;
 
@@ -26,6 +34,7 @@ export function memoryCache(max = 10_000): GlobalCache {
     delete: async (key) => void lru.delete(key),
     clear: async () => lru.clear(),
     close: async () => lru.clear(),
+    search: async (needles) => within([...lru.values()].map((v) => JSON.stringify(v.value)), needles),
   };
 }
 
@@ -64,6 +73,17 @@ export function redisCache(url: string, region: string, options: RedisOptions = 
       } while (cursor !== '0');
     },
     close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+    search: async (needles) => {
+      const prefix = `atlas:${region}:`;
+      const texts: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) texts.push((await redis.get(key.slice(prefix.length))) ?? '');
+      } while (cursor !== '0');
+      return within(texts, needles);
+    },
   };
 }
 

@@ -43,6 +43,17 @@ export function toAtlasError(err: unknown): AtlasError {
       case 'AT001':
         // The database's residency guard caught what the API should have refused.
         return new AtlasError('ATLAS_ERR_WRONG_REGION', err.message);
+      case 'AT002':
+        // A data subject restricted processing (GDPR art. 18): the record is locked.
+        return new AtlasError('ATLAS_ERR_RESTRICTED', err.message);
+      case 'AT004':
+        // The replication conflict rule: an erased row never comes back (erasure always wins).
+        return new AtlasError('ATLAS_ERR_CONFLICT', 'this record was erased and cannot be written again');
+      case 'AT003':
+        return new AtlasError('ATLAS_ERR_CONFLICT', 'the audit trail is append-only');
+      case '42501':
+        // Row-level security refused a row outside the request's organization.
+        return new AtlasError('ATLAS_ERR_FORBIDDEN', 'that record is outside your organization');
       case '23505':
         return new AtlasError('ATLAS_ERR_CONFLICT', 'a record with this key already exists');
       case '23503':

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import type { Executor } from './executor';
 
 export interface AuditEntry {
@@ -9,12 +10,18 @@ export interface AuditEntry {
   readonly outcome?: string;
   readonly sourceIp?: string | null;
   readonly requestId?: string | null;
+  /** Ids and counts that say more about the event; never personal data. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/** Appends an event; the database numbers, chains and seals it (migration 021). */
 export function recordAudit(db: Executor, entry: AuditEntry) {
-  return db
+  // details, seq, prev_hash and hash come from migration 021 (typed in audit-chain.repository).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (db as unknown as Kysely<any>)
     .insertInto('auditEvent')
     .values({
+      ...(entry.details ? { details: JSON.stringify(entry.details) } : {}),
       orgId: entry.orgId,
       actor: entry.actor,
       action: entry.action,

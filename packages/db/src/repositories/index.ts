@@ -4,3 +4,7 @@ export * from './organization.repository';
 export * from './regional.repository';
 export * from './referential.repository';
 export * from './user.repository';
+export * from './audit-chain.repository';
+export * from './tenant.repository';
+export * from './privacy.repository';
+export * from './retention.repository';

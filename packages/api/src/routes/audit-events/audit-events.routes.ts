@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { listAuditEvents } from '@atlas/db';
+import { listAuditEvents, withTenant } from '@atlas/db';
+import { auditRequest } from '../crm/crm-resource';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, UUID, decodeCursor, page } from '../../lib/pagination';
 import { ErrorBody, OrgIdParam, Timestamp } from '../../lib/schemas';
 
@@ -19,6 +20,9 @@ const AuditEvent = Type.Object({
   sourceIp: Nullable(Type.String()),
   requestId: Nullable(Type.String()),
   at: Timestamp,
+  seq: Type.Optional(Type.Integer()),
+  prevHash: Type.Optional(Type.String()),
+  hash: Type.Optional(Type.String()),
 });
 
 /** Read-only: the audit trail is append-only, and the API's role cannot change it. */
@@ -27,6 +31,7 @@ export async function auditEventRoutes(base: FastifyInstance): Promise<void> {
   app.get(
     '/api/orgs/:orgId/audit-events',
     {
+      config: { requireRole: ['admin', 'dpo'] },
       schema: {
         tags: ['crm'],
         summary: 'The organization\'s audit trail, newest first',
@@ -40,11 +45,12 @@ export async function auditEventRoutes(base: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const rows = await listAuditEvents(app.atlas.db.db, request.params.orgId, {
-        limit,
-        before: decodeCursor(request.query.cursor, UUID),
-        entity: request.query.entity,
-        entityId: request.query.entityId,
+      const { orgId } = request.params;
+      const before = decodeCursor(request.query.cursor, UUID);
+      const rows = await withTenant(app.atlas.db.db, orgId, async (tx) => {
+        const found = await listAuditEvents(tx, orgId, { limit, before, entity: request.query.entity, entityId: request.query.entityId });
+        await auditRequest(request, tx, { orgId, action: 'list', entity: 'audit_event', details: { count: Math.min(found.length, limit) } });
+        return found;
       });
       return page(rows, limit, (r) => r.id);
     },

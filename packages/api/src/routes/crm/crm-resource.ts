@@ -10,6 +10,7 @@ import {
   listRegional,
   recordAudit,
   updateRegional,
+  withTenant,
   type Executor,
   type Filter,
   type RegionalTable,
@@ -32,10 +33,22 @@ export interface CrmResource {
   toApi?(row: Row): Row;
   /** Work outside the database once a record is deleted (e.g. its stored body). */
   afterDelete?(app: FastifyInstance, orgId: string, id: string): Promise<void>;
+  /** Holds personal data: every read is audited too, not only writes. */
+  readonly personal?: boolean;
 }
 
+/** The audit trail's "who": the verified user, or 'anonymous' on a public route. */
 export function actorOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { actor?: string }).actor ?? 'anonymous';
+  return request.principal?.userId ?? 'anonymous';
+}
+
+/** Appends an audit event for this request (who, from where, which request) in its transaction. */
+export function auditRequest(
+  request: FastifyRequest,
+  tx: Executor,
+  event: { orgId: string; action: string; entity: string; entityId?: string | null; outcome?: string; details?: Record<string, unknown> },
+) {
+  return recordAudit(tx, { ...event, actor: actorOf(request), sourceIp: request.ip, requestId: request.id });
 }
 
 /** Refuses a dossierId that does not name a dossier of the same organization. */
@@ -55,16 +68,8 @@ export function crmRoutes(resource: CrmResource) {
     const Params = Type.Object({ orgId: OrgIdParam });
     const MemberParams = Type.Object({ orgId: OrgIdParam, id: UuidParam });
     const tags = ['crm'];
-    const audit = (request: FastifyRequest, tx: Executor, action: string, entityId: string) =>
-      recordAudit(tx, {
-        orgId: (request.params as { orgId: string }).orgId,
-        actor: actorOf(request),
-        action,
-        entity: resource.entity,
-        entityId,
-        sourceIp: request.ip,
-        requestId: request.id,
-      });
+    const audit = (request: FastifyRequest, tx: Executor, action: string, entityId: string | null, details?: Record<string, unknown>) =>
+      auditRequest(request, tx, { orgId: (request.params as { orgId: string }).orgId, action, entity: resource.entity, entityId, details });
 
     app.post(
       collection,
@@ -80,7 +85,7 @@ export function crmRoutes(resource: CrmResource) {
       async (request, reply) => {
         const { orgId } = request.params;
         const body = request.body as Row & { dossierId?: string | null };
-        const row = await db.transaction().execute(async (tx) => {
+        const row = await withTenant(db, orgId, async (tx) => {
           await checkDossierLink(tx, orgId, body);
           const created = await insertRegional(tx, resource.table, orgId, body);
           await audit(request, tx, 'create', String(created.id));
@@ -104,10 +109,12 @@ export function crmRoutes(resource: CrmResource) {
       async (request) => {
         const query = request.query as Record<string, unknown> & { limit?: number; cursor?: string };
         const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-        const rows = await listRegional(db, resource.table, request.params.orgId, {
-          limit,
-          before: decodeCursor(query.cursor, UUID),
-          filters: resource.toFilters(query),
+        const { orgId } = request.params;
+        const before = decodeCursor(query.cursor, UUID);
+        const rows = await withTenant(db, orgId, async (tx) => {
+          const found = await listRegional(tx, resource.table, orgId, { limit, before, filters: resource.toFilters(query) });
+          if (resource.personal) await audit(request, tx, 'list', null, { count: Math.min(found.length, limit) });
+          return found;
         });
         const result = page(rows, limit, (r) => String(r.id));
         return { items: result.items.map(toApi), nextCursor: result.nextCursor };
@@ -118,8 +125,13 @@ export function crmRoutes(resource: CrmResource) {
       member,
       { schema: { tags, params: MemberParams, response: { 200: resource.item, 404: ErrorBody, 421: ErrorBody } } },
       async (request) => {
-        const row = await findRegional(db, resource.table, request.params.orgId, request.params.id);
-        if (!row) throw notFound(`${resource.entity} ${request.params.id}`);
+        const { orgId, id } = request.params;
+        const row = await withTenant(db, orgId, async (tx) => {
+          const found = await findRegional(tx, resource.table, orgId, id);
+          if (found && resource.personal) await audit(request, tx, 'read', id);
+          return found;
+        });
+        if (!row) throw notFound(`${resource.entity} ${id}`);
         return toApi(row);
       },
     );
@@ -141,7 +153,7 @@ export function crmRoutes(resource: CrmResource) {
       async (request) => {
         const { orgId, id } = request.params;
         const body = request.body as Row & { dossierId?: string | null };
-        const row = await db.transaction().execute(async (tx) => {
+        const row = await withTenant(db, orgId, async (tx) => {
           await checkDossierLink(tx, orgId, body);
           const updated = await updateRegional(tx, resource.table, orgId, id, body);
           if (updated) await audit(request, tx, 'update', id);
@@ -157,7 +169,7 @@ export function crmRoutes(resource: CrmResource) {
       { schema: { tags, params: MemberParams, response: { 204: Type.Null(), 404: ErrorBody, 421: ErrorBody } } },
       async (request, reply) => {
         const { orgId, id } = request.params;
-        const deleted = await db.transaction().execute(async (tx) => {
+        const deleted = await withTenant(db, orgId, async (tx) => {
           const done = await deleteRegional(tx, resource.table, orgId, id);
           if (done) await audit(request, tx, 'delete', id);
           return done;

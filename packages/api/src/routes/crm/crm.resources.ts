@@ -22,6 +22,7 @@ export const dossiers: CrmResource = {
   table: 'dossier',
   path: 'dossiers',
   entity: 'dossier',
+  personal: true,
   create: {
     title: Title,
     reference: Type.Optional(Nullable(Text(100))),
@@ -126,6 +127,7 @@ export const activities: CrmResource = {
   table: 'activity',
   path: 'activities',
   entity: 'activity',
+  personal: true,
   create: {
     kind: literals(ACTIVITY_KINDS),
     subject: Title,

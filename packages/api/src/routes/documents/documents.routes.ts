@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AtlasError, notFound } from '@atlas/core';
-import { findRegional, recordAudit, updateRegional, type FilterableQuery } from '@atlas/db';
+import { findRegional, updateRegional, withTenant, type FilterableQuery } from '@atlas/db';
 import { ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
-import { actorOf, crmRoutes, type CrmResource } from '../crm/crm-resource';
+import { auditRequest, crmRoutes, type CrmResource } from '../crm/crm-resource';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const numberOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -14,6 +14,7 @@ export const documents: CrmResource = {
   table: 'document',
   path: 'documents',
   entity: 'document',
+  personal: true,
   create: {
     filename: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' }),
     contentType: Type.Optional(Type.String({ pattern: '^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$', maxLength: 127 })),
@@ -68,15 +69,15 @@ export async function documentRoutes(base: FastifyInstance): Promise<void> {
       const { orgId, id } = request.params;
       const body = request.body;
       if (!Buffer.isBuffer(body)) throw new AtlasError('ATLAS_ERR_VALIDATION', 'send the document body as raw bytes (e.g. application/octet-stream)');
-      const existing = await findRegional(db, 'document', orgId, id);
+      const existing = await withTenant(db, orgId, (tx) => findRegional(tx, 'document', orgId, id));
       if (!existing) throw notFound(`document ${id}`);
       const sha256 = createHash('sha256').update(body).digest('hex');
       const previous = await store.get(orgId, id);
       await store.put(orgId, id, body);
       try {
-        const row = await db.transaction().execute(async (tx) => {
+        const row = await withTenant(db, orgId, async (tx) => {
           const updated = await updateRegional(tx, 'document', orgId, id, { sizeBytes: body.length, sha256 });
-          await recordAudit(tx, { orgId, actor: actorOf(request), action: 'upload', entity: 'document', entityId: id, sourceIp: request.ip, requestId: request.id });
+          await auditRequest(request, tx, { orgId, action: 'upload', entity: 'document', entityId: id, details: { bytes: body.length } });
           return updated;
         });
         if (!row) throw notFound(`document ${id}`);
@@ -95,11 +96,11 @@ export async function documentRoutes(base: FastifyInstance): Promise<void> {
     { schema: { tags: ['crm'], summary: "Download a document's body", params, response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), 404: ErrorBody, 421: ErrorBody } } },
     async (request, reply) => {
       const { orgId, id } = request.params;
-      const row = await findRegional(db, 'document', orgId, id);
+      const row = await withTenant(db, orgId, (tx) => findRegional(tx, 'document', orgId, id));
       if (!row) throw notFound(`document ${id}`);
       const body = await store.get(orgId, id);
       if (!body) throw notFound(`body of document ${id} (not uploaded yet)`);
-      await recordAudit(db, { orgId, actor: actorOf(request), action: 'download', entity: 'document', entityId: id, sourceIp: request.ip, requestId: request.id });
+      await withTenant(db, orgId, (tx) => auditRequest(request, tx, { orgId, action: 'download', entity: 'document', entityId: id }));
       const filename = String(row.filename).replace(/["\\\r\n]/g, '_');
       return reply
         .header('content-type', String(row.contentType))

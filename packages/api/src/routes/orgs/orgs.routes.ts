@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AtlasError, findRegion, newOrgId, notFound } from '@atlas/core';
-import { findOrganization, insertOrganization, listOrganizations, renameOrganization } from '@atlas/db';
-import { PageOf, PageQuery, decodeCursor, page, DEFAULT_PAGE_SIZE } from '../../lib/pagination';
+import { AtlasError, findRegion, homeRegionOfOrg, newOrgId, notFound } from '@atlas/core';
+import { findOrganization, insertOrganization, renameOrganization, withTenant } from '@atlas/db';
+import { auditRequest } from '../crm/crm-resource';
+import { PageOf, PageQuery, decodeCursor } from '../../lib/pagination';
 import { ErrorBody, OrgIdParam, Timestamp } from '../../lib/schemas';
 
 const Organization = Type.Object({
@@ -29,7 +30,7 @@ export async function orgRoutes(base: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['organizations'],
-        summary: 'Create an organization homed in a region',
+        summary: 'Create an organization homed in a region (open: it grants nobody access; see policy.ts)',
         body: Type.Object({ name: Name, homeRegion: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
         response: { 201: Organization, 400: ErrorBody },
       },
@@ -49,16 +50,17 @@ export async function orgRoutes(base: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['organizations'],
-        summary: 'List organizations (every region serves every organization row)',
+        summary: "The caller's organization (a token sees no other tenant)",
         querystring: Type.Object({ ...PageQuery, homeRegion: Type.Optional(Type.String()) }, { additionalProperties: false }),
         response: { 200: PageOf(Organization), 400: ErrorBody },
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const after = decodeCursor(request.query.cursor, ORG_ID);
-      const rows = await listOrganizations(db, { limit, after, homeRegion: request.query.homeRegion });
-      return page(rows, limit, (o) => o.id);
+      decodeCursor(request.query.cursor, ORG_ID);
+      const own = request.principal!.orgId;
+      const org = await app.atlas.cache.read('organization', own, () => findOrganization(db, own));
+      const visible = org && (request.query.homeRegion === undefined || org.homeRegion === request.query.homeRegion) ? [org] : [];
+      return { items: visible, nextCursor: null };
     },
   );
 
@@ -82,6 +84,7 @@ export async function orgRoutes(base: FastifyInstance): Promise<void> {
   app.patch(
     '/api/orgs/:orgId',
     {
+      config: { requireRole: 'admin' },
       schema: {
         tags: ['organizations'],
         params: Type.Object({ orgId: OrgIdParam }),
@@ -90,8 +93,13 @@ export async function orgRoutes(base: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const org = await renameOrganization(db, request.params.orgId, request.body.name.trim());
-      if (!org) throw notFound(`organization ${request.params.orgId}`);
+      const { orgId } = request.params;
+      const org = await renameOrganization(db, orgId, request.body.name.trim());
+      if (!org) throw notFound(`organization ${orgId}`);
+      // An admin action, recorded in the organization's home region (where its trail lives).
+      if (homeRegionOfOrg(topology, orgId)?.id === app.atlas.config.region.id) {
+        await withTenant(db, orgId, (tx) => auditRequest(request, tx, { orgId, action: 'rename', entity: 'organization', entityId: orgId }));
+      }
       return org;
     },
   );

@@ -51,6 +51,8 @@ export async function referentialRoutes(base: FastifyInstance): Promise<void> {
   app.put(
     '/api/referential/:kind/:code',
     {
+      // Region-wide reference data: operator admins only.
+      config: { requireRole: 'admin' },
       schema: {
         tags,
         params: Type.Object({ kind: Kind, code: Code }),
@@ -66,7 +68,7 @@ export async function referentialRoutes(base: FastifyInstance): Promise<void> {
 
   app.delete(
     '/api/referential/:kind/:code',
-    { schema: { tags, params: Type.Object({ kind: Kind, code: Code }), response: { 204: Type.Null(), 404: ErrorBody } } },
+    { config: { requireRole: 'admin' }, schema: { tags, params: Type.Object({ kind: Kind, code: Code }), response: { 204: Type.Null(), 404: ErrorBody } } },
     async (request, reply) => {
       if (!(await tombstoneReferential(db, request.params.kind, request.params.code))) {
         throw notFound(`referential entry ${request.params.kind}:${request.params.code}`);

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AtlasError, findRegion, notFound } from '@atlas/core';
-import { findLiveAppUser, findPreferences, upsertPreferences } from '@atlas/db';
+import { findLiveAppUser, findPreferences, upsertPreferences, withTenant } from '@atlas/db';
+import { ROLES } from '../../auth/tokens';
 import { ErrorBody, Timestamp } from '../../lib/schemas';
 
 const Theme = Type.Union((['light', 'dark', 'system'] as const).map((t) => Type.Literal(t)));
@@ -15,7 +16,10 @@ const Preferences = Type.Object({
   updatedAt: Type.Union([Timestamp, Type.Null()]),
 });
 
-/** Preferences are global rows (no personal data): every region serves and accepts them. */
+/**
+ * Preferences are global rows (no personal data): every region serves and accepts them, to
+ * the user themself only (the token's subject), under the token's organization as tenant.
+ */
 export async function preferenceRoutes(base: FastifyInstance): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = app.atlas.db;
@@ -23,17 +27,22 @@ export async function preferenceRoutes(base: FastifyInstance): Promise<void> {
 
   app.get(
     '/api/users/:userId/preferences',
-    { schema: { tags: ['global'], params, response: { 200: Preferences, 404: ErrorBody } } },
+    { config: { requireRole: ROLES }, schema: { tags: ['global'], params, response: { 200: Preferences, 404: ErrorBody } } },
     async (request) => {
       const { userId } = request.params;
-      if (!(await app.atlas.cache.read('app_user', userId, () => findLiveAppUser(db, userId)))) throw notFound(`user ${userId}`);
-      return (await app.atlas.cache.read('user_preferences', userId, () => findPreferences(db, userId))) ?? { userId, locale: 'en', timezone: 'UTC', theme: 'system', preferredRegion: null, updatedAt: null };
+      const orgId = request.principal!.orgId;
+      if (!(await app.atlas.cache.read('app_user', userId, () => withTenant(db, orgId, (tx) => findLiveAppUser(tx, userId))))) throw notFound(`user ${userId}`);
+      return (
+        (await app.atlas.cache.read('user_preferences', userId, () => withTenant(db, orgId, (tx) => findPreferences(tx, userId)))) ??
+        { userId, locale: 'en', timezone: 'UTC', theme: 'system', preferredRegion: null, updatedAt: null }
+      );
     },
   );
 
   app.put(
     '/api/users/:userId/preferences',
     {
+      config: { requireRole: ROLES },
       schema: {
         tags: ['global'],
         params,
@@ -56,8 +65,10 @@ export async function preferenceRoutes(base: FastifyInstance): Promise<void> {
         throw new AtlasError('ATLAS_ERR_VALIDATION', `body/preferredRegion: unknown region ${preferredRegion}`);
       }
       if (timezone && !isTimeZone(timezone)) throw new AtlasError('ATLAS_ERR_VALIDATION', `body/timezone: unknown time zone ${timezone}`);
-      if (!(await findLiveAppUser(db, userId))) throw notFound(`user ${userId}`);
-      return upsertPreferences(db, userId, request.body);
+      return withTenant(db, request.principal!.orgId, async (tx) => {
+        if (!(await findLiveAppUser(tx, userId))) throw notFound(`user ${userId}`);
+        return upsertPreferences(tx, userId, request.body);
+      });
     },
   );
 }

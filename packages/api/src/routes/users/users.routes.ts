@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AtlasError, notFound } from '@atlas/core';
-import { deleteUser, findAppUserRow, findUser, insertUser, listUsers, recordAudit, updateUser, type Role } from '@atlas/db';
+import { deleteUser, findAppUserRow, findUser, insertUser, listUsers, updateUser, withTenant, type Role } from '@atlas/db';
 import { emailBlindIndex, normalizeEmail, userIdFor } from '../../lib/blind-index';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, decodeCursor, page } from '../../lib/pagination';
 import { Email, ErrorBody, OrgIdParam, Timestamp } from '../../lib/schemas';
-import { actorOf } from '../crm/crm-resource';
+import { auditRequest } from '../crm/crm-resource';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const RoleSchema = Type.Union((['admin', 'agent', 'viewer', 'dpo'] as const).map((r) => Type.Literal(r)));
@@ -40,9 +40,10 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
   app.post(
     '/api/orgs/:orgId/users',
     {
+      config: { requireRole: 'admin' },
       schema: {
         tags,
-        summary: 'Create a user of the organization',
+        summary: 'Create a user of the organization (admin)',
         params,
         body: Type.Object({ email: Email, fullName: FullName, phone: Type.Optional(Phone), role: RoleSchema }, { additionalProperties: false }),
         response: { 201: User, 400: ErrorBody, 409: ErrorBody, 421: ErrorBody },
@@ -52,7 +53,7 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
       const { orgId } = request.params;
       const email = normalizeEmail(request.body.email);
       const id = userIdFor(key, orgId, email);
-      const user = await db.transaction().execute(async (tx) => {
+      const user = await withTenant(db, orgId, async (tx) => {
         const existing = await findAppUserRow(tx, id);
         if (existing && existing.tombstone === null) throw new AtlasError('ATLAS_ERR_CONFLICT', `a user with this e-mail already exists in ${orgId}`);
         await insertUser(tx, {
@@ -64,7 +65,7 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
           fullName: request.body.fullName.trim(),
           phone: request.body.phone ?? null,
         });
-        await recordAudit(tx, { orgId, actor: actorOf(request), action: 'create', entity: 'user', entityId: id, sourceIp: request.ip, requestId: request.id });
+        await auditRequest(request, tx, { orgId, action: 'create', entity: 'user', entityId: id, details: { role: request.body.role } });
         return findUser(tx, orgId, id);
       });
       return reply.code(201).send(user!);
@@ -83,7 +84,13 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const rows = await listUsers(db, request.params.orgId, { limit, after: decodeCursor(request.query.cursor, USER_ID), role: request.query.role as Role | undefined });
+      const { orgId } = request.params;
+      const after = decodeCursor(request.query.cursor, USER_ID);
+      const rows = await withTenant(db, orgId, async (tx) => {
+        const found = await listUsers(tx, orgId, { limit, after, role: request.query.role as Role | undefined });
+        await auditRequest(request, tx, { orgId, action: 'list', entity: 'user', details: { count: Math.min(found.length, limit) } });
+        return found;
+      });
       return page(rows, limit, (u) => u.id);
     },
   );
@@ -92,8 +99,13 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
     '/api/orgs/:orgId/users/:userId',
     { schema: { tags, params: memberParams, response: { 200: User, 404: ErrorBody, 421: ErrorBody } } },
     async (request) => {
-      const user = await findUser(db, request.params.orgId, request.params.userId);
-      if (!user) throw notFound(`user ${request.params.userId}`);
+      const { orgId, userId } = request.params;
+      const user = await withTenant(db, orgId, async (tx) => {
+        const found = await findUser(tx, orgId, userId);
+        if (found) await auditRequest(request, tx, { orgId, action: 'read', entity: 'user', entityId: userId });
+        return found;
+      });
+      if (!user) throw notFound(`user ${userId}`);
       return user;
     },
   );
@@ -101,6 +113,7 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
   app.patch(
     '/api/orgs/:orgId/users/:userId',
     {
+      config: { requireRole: 'admin' },
       schema: {
         tags,
         params: memberParams,
@@ -110,10 +123,10 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { orgId, userId } = request.params;
-      const user = await db.transaction().execute(async (tx) => {
+      const user = await withTenant(db, orgId, async (tx) => {
         if (!(await findUser(tx, orgId, userId))) throw notFound(`user ${userId}`);
         await updateUser(tx, orgId, userId, { ...request.body, fullName: request.body.fullName?.trim() });
-        await recordAudit(tx, { orgId, actor: actorOf(request), action: 'update', entity: 'user', entityId: userId, sourceIp: request.ip, requestId: request.id });
+        await auditRequest(request, tx, { orgId, action: 'update', entity: 'user', entityId: userId, details: { fields: Object.keys(request.body) } });
         return findUser(tx, orgId, userId);
       });
       return user!;
@@ -122,13 +135,13 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
 
   app.delete(
     '/api/orgs/:orgId/users/:userId',
-    { schema: { tags, params: memberParams, response: { 204: Type.Null(), 404: ErrorBody, 421: ErrorBody } } },
+    { config: { requireRole: 'admin' }, schema: { tags, params: memberParams, response: { 204: Type.Null(), 404: ErrorBody, 421: ErrorBody } } },
     async (request, reply) => {
       const { orgId, userId } = request.params;
-      await db.transaction().execute(async (tx) => {
+      await withTenant(db, orgId, async (tx) => {
         if (!(await findUser(tx, orgId, userId))) throw notFound(`user ${userId}`);
         await deleteUser(tx, orgId, userId);
-        await recordAudit(tx, { orgId, actor: actorOf(request), action: 'delete', entity: 'user', entityId: userId, sourceIp: request.ip, requestId: request.id });
+        await auditRequest(request, tx, { orgId, action: 'delete', entity: 'user', entityId: userId });
       });
       return reply.code(204).send(null);
     },

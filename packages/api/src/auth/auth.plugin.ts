@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { withTenant, findAppUserRow, findLiveAppUser } from '@atlas/db';
+import type { AppContext } from '../context';
+import { assertHomeRegion } from '../plugins/residency';
+import { authorizeRole, authorizeScope, routeAccess } from './policy';
+import { TokenVerifier, unauthenticated, type Principal } from './tokens';
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+
+/**
+ * The user behind a token must not have been deleted or erased since it was issued; a live
+ * user's role is the database's (a demotion takes effect at once). Cached per user and
+ * invalidated by the row's change notification. A user row not here yet (replication lag)
+ * leaves the token's own roles.
+ */
+async function currentRoles(ctx: AppContext, principal: Principal): Promise<Principal> {
+  const { db } = ctx.db;
+  const live = await ctx.cache.read('app_user', principal.userId, () => withTenant(db, principal.orgId, (tx) => findLiveAppUser(tx, principal.userId)));
+  if (live) {
+    if (live.orgId !== principal.orgId) throw unauthenticated('the token does not match its user');
+    return { ...principal, roles: [live.role] };
+  }
+  const row = await withTenant(db, principal.orgId, (tx) => findAppUserRow(tx, principal.userId));
+  if (row) throw unauthenticated('the user of this token no longer exists');
+  return principal;
+}
+
+/**
+ * Authentication and authorization for every route, as the first onRequest hook after rate
+ * limiting: (1) public routes pass; (2) regional routes get the pure residency check (421)
+ * first; (3) the bearer token is verified (401), then its organization's rate limit (429);
+ * (4) organization, user and operator scope
+ * (403); (5) the user still exists, with its current role (401; database, cached); (6) the
+ * route's roles (403). Nothing is parsed or read for a caller who fails.
+ */
+export async function registerAuth(app: FastifyInstance, ctx: AppContext, limitOrganization: (orgId: string) => void = () => undefined): Promise<TokenVerifier> {
+  const verifier = await TokenVerifier.create(ctx.config.security.authPublicKey, ctx.config.topology);
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const route = routeAccess(request.method, request.routeOptions.url, request.routeOptions.config);
+    if (route === 'public') return;
+    const params = (request.params ?? {}) as Record<string, string | undefined>;
+    if (route.regional) assertHomeRegion(ctx, params.orgId);
+    const header = request.headers.authorization;
+    if (header === undefined) throw unauthenticated('this route needs a token: Authorization: Bearer <token>');
+    const match = BEARER.exec(header.trim());
+    if (!match) throw unauthenticated('the Authorization header is not a bearer token');
+    const claimed = await verifier.verify(match[1]!);
+    limitOrganization(claimed.orgId);
+    const outOfScope = authorizeScope(claimed, route, params, ctx.config.security.operatorOrgId);
+    if (outOfScope) throw outOfScope;
+    const principal = await currentRoles(ctx, claimed);
+    const wrongRole = authorizeRole(principal, route);
+    if (wrongRole) throw wrongRole;
+    request.principal = principal;
+  });
+  return verifier;
+}

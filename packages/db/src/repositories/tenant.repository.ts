@@ -1,0 +1,19 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../schema';
+
+/**
+ * Sets the tenant of the current TRANSACTION (set_config(..., is_local => true)): row-level
+ * security then shows and accepts only that organization's rows, and the setting ends with
+ * the transaction, so a pooled connection never carries it into another request.
+ */
+export async function setTenant(tx: Transaction<Database>, orgId: string): Promise<void> {
+  await sql`SELECT set_config('atlas.org_id', ${orgId}, true)`.execute(tx);
+}
+
+/** Runs fn in a transaction whose tenant is orgId: the only way the API reaches tenant rows. */
+export function withTenant<T>(db: Kysely<Database>, orgId: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await setTenant(tx, orgId);
+    return fn(tx);
+  });
+}
