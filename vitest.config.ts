@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'regions',
-          include: ['packages/{db,api,cli,edge}/test/**/*.test.ts'],
+          include: ['packages/{db,api,cli,edge,orchestrator}/test/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

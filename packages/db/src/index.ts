@@ -7,3 +7,6 @@ export * from './os-user';
 export * from './pg-node';
 export * from './schema';
 export * from './repositories/index';
+export * from './replication/index';
+export * from './wan/delay-proxy';
+export * from './standby/index';
