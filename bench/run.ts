@@ -1,9 +1,17 @@
 import { runApiBench } from './api.bench';
+import { runEdgeBench } from './edge.bench';
+import { runFailoverBench } from './failover.bench';
+import { runPrivacyBench } from './privacy.bench';
+import { runReplicationBench } from './replication.bench';
 import { writeSection } from './report';
 
 /** `npm run bench` runs every benchmark; `npm run bench -- api` only the named ones. */
 const BENCHES: Record<string, { title: string; run: () => Promise<{ markdown: string }> }> = {
   api: { title: 'Regional API (issue 2)', run: () => runApiBench() },
+  replication: { title: 'Global replication (issue 3)', run: () => runReplicationBench() },
+  edge: { title: 'Edge router (issue 4)', run: () => runEdgeBench() },
+  failover: { title: 'Failover (issue 4)', run: () => runFailoverBench() },
+  privacy: { title: 'Privacy and auth (issue 5)', run: () => runPrivacyBench() },
 };
 
 async function main(): Promise<void> {

@@ -4,7 +4,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadTopology, type Topology } from '@atlas/core';
 import { atlasHome } from '@atlas/db';
+import { auditVerify } from './commands/audit';
+import { chaos, isChaosAction, CHAOS_ACTIONS } from './commands/chaos';
 import { down } from './commands/down';
+import { failover } from './commands/failover';
+import { login } from './commands/login';
+import { residencyVerify } from './commands/residency';
+import { replicationRepair, replicationSetup, replicationStatusCommand } from './commands/replication';
 import { seed } from './commands/seed';
 import { status } from './commands/status';
 import { up } from './commands/up';
@@ -14,10 +20,19 @@ import { isAlive, readState } from './state';
 const USAGE = `atlas — run and inspect a local three-region Atlas
 
 Usage:
-  atlas up [--detach]        start every region (databases, APIs); Ctrl-C stops all
+  atlas up [--detach] [--no-wan]
+                             start every region (databases, replication, APIs); Ctrl-C stops all
+  atlas replication setup [--config f]   publications + subscription mesh (idempotent)
+  atlas replication status [--json]      every subscription: state, lag, errors, conflicts
+  atlas replication repair [--config f]  anti-entropy pass over the global tables
   atlas down                 stop a cluster started with --detach
   atlas status [--json]      each region's API, database and readiness
+  atlas failover --region <r>          planned switchover to the region's standby, no loss
+  atlas chaos kill-region|revive|kill-db <r>   drill a failure
   atlas seed                 load demo organizations into every region
+  atlas login --org <id> --email <e>   print a dev token (APIs with ATLAS_DEV_AUTH=1)
+  atlas audit verify [--json]          check every region's audit hash chain
+  atlas residency verify [--json]      plant canaries, prove none leaves its region
   atlas help                 this text
 
 Environment:
@@ -27,10 +42,10 @@ Environment:
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-async function startDetached(home: string, topologyPath: string | undefined, topology: Topology): Promise<number> {
+async function startDetached(home: string, topologyPath: string | undefined, topology: Topology, args: string[]): Promise<number> {
   await mkdir(home, { recursive: true });
   const out = await open(join(home, 'atlas.log'), 'a');
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, new URL(import.meta.url).pathname, 'up'], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, new URL(import.meta.url).pathname, 'up', ...args], {
     detached: true,
     stdio: ['ignore', out.fd, out.fd],
     env: { ...process.env, ATLAS_DETACHED: '1', ATLAS_HOME: home, ...(topologyPath ? { ATLAS_TOPOLOGY: topologyPath } : {}) },
@@ -53,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { detach: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { detach: { type: 'boolean', default: false }, 'no-wan': { type: 'boolean', default: false }, config: { type: 'string' }, json: { type: 'boolean', default: false }, org: { type: 'string' }, email: { type: 'string' }, region: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
   });
   const command = positionals[0] ?? 'help';
   if (values.help || command === 'help') {
@@ -65,16 +80,50 @@ async function main(argv: string[]): Promise<number> {
   const home = atlasHome();
   switch (command) {
     case 'up':
-      if (values.detach) return startDetached(home, topologyPath, topology);
-      await up({ home, topology, topologyPath, log, detached: process.env.ATLAS_DETACHED === '1' });
+      if (values.detach) return startDetached(home, topologyPath, topology, values['no-wan'] ? ['--no-wan'] : []);
+      await up({ home, topology, topologyPath, log, detached: process.env.ATLAS_DETACHED === '1', wan: !values['no-wan'] });
       return -1; // keep running until a signal
     case 'down':
       await down({ home, topology, log });
       return 0;
     case 'status':
       return status({ topology, json: values.json, log });
+    case 'replication': {
+      const sub = positionals[1];
+      const configPath = values.config ? resolve(values.config) : undefined;
+      if (sub === 'setup') return replicationSetup({ home, topology, configPath, log });
+      if (sub === 'repair') return replicationRepair({ home, topology, configPath, log });
+      if (sub === 'status') return replicationStatusCommand({ home, topology, configPath, json: values.json, log });
+      process.stderr.write(`atlas: replication needs setup, status or repair\n\n${USAGE}`);
+      return 2;
+    }
+    case 'login':
+      return login({ topology, orgId: values.org, email: values.email, log });
+    case 'audit':
+      if (positionals[1] === 'verify') return auditVerify({ home, topology, json: values.json, log });
+      process.stderr.write(`atlas: audit needs verify\n\n${USAGE}`);
+      return 2;
+    case 'residency':
+      if (positionals[1] === 'verify') return (await residencyVerify({ home, topology, json: values.json, log })).code;
+      process.stderr.write(`atlas: residency needs verify\n\n${USAGE}`);
+      return 2;
+    case 'failover':
+      if (!values.region) {
+        process.stderr.write(`atlas: failover needs --region <id>\n\n${USAGE}`);
+        return 2;
+      }
+      return failover({ home, region: values.region, log });
+    case 'chaos': {
+      const action = positionals[1];
+      const region = positionals[2];
+      if (!isChaosAction(action) || !region) {
+        process.stderr.write(`atlas: chaos needs one of ${CHAOS_ACTIONS.join(', ')} and a region\n\n${USAGE}`);
+        return 2;
+      }
+      return chaos({ home, action, region, log });
+    }
     case 'seed':
-      await seed({ topology, log });
+      await seed({ home, topology, log });
       return 0;
     default:
       process.stderr.write(`atlas: unknown command '${command}'\n\n${USAGE}`);

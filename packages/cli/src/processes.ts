@@ -7,6 +7,8 @@ export const TSX_LOADER = import.meta.resolve('tsx');
 
 export const API_SERVER = fileURLToPath(new URL('../../api/src/server.ts', import.meta.url));
 
+export const EDGE_SERVER = fileURLToPath(new URL('../../edge/src/server.ts', import.meta.url));
+
 /** Starts a TypeScript entry point under Node with its output appended to a log file. */
 export function spawnTs(entry: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const log = createWriteStream(logFile, { flags: 'a' });

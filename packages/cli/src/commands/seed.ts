@@ -1,4 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Topology } from '@atlas/core';
+import { devLogin } from './login';
 
 interface Demo {
   readonly org: string;
@@ -23,10 +26,10 @@ const DEMO: Readonly<Record<string, readonly Demo[]>> = {
   ],
 };
 
-async function call<T>(method: string, url: string, body?: unknown): Promise<T> {
+async function call<T>(method: string, url: string, body?: unknown, token?: string): Promise<T> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
@@ -39,21 +42,25 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<T> 
  * `atlas seed`: demo organizations in each region, each created at its home region's API with
  * users, dossiers, listings and activities. Organizations already there (by name) are skipped.
  */
-export async function seed(options: { topology: Topology; log: (line: string) => void }): Promise<void> {
+export async function seed(options: { home: string; topology: Topology; log: (line: string) => void }): Promise<void> {
+  // Organizations are private to their members, so what was seeded is remembered here.
+  const ledger = join(options.home, 'seeded.json');
+  const seeded = JSON.parse(await readFile(ledger, 'utf8').catch(() => '{}')) as Record<string, string>;
   for (const region of options.topology.regions) {
     const api = `http://127.0.0.1:${region.apiPort}`;
-    const existing = await call<{ items: Array<{ name: string }> }>('GET', `${api}/api/orgs?homeRegion=${region.id}&limit=200`);
     for (const demo of DEMO[region.jurisdiction] ?? []) {
       const name = `${demo.org} (${region.id})`;
-      if (existing.items.some((o) => o.name === name)) {
-        options.log(`${region.id}: ${name} already seeded`);
+      if (seeded[name]) {
+        options.log(`${region.id}: ${name} already seeded (${seeded[name]})`);
         continue;
       }
       const org = await call<{ id: string }>('POST', `${api}/api/orgs`, { name, homeRegion: region.id });
       const base = `${api}/api/orgs/${org.id}`;
+      const emails = demo.people.map((person) => `${person.toLowerCase().replace(/[^a-z]+/g, '.')}@demo.example`);
+      // An organization without users signs its first member in as its bootstrap admin.
+      const { token } = await devLogin(options.topology, org.id, emails[0]!);
       for (const [i, person] of demo.people.entries()) {
-        const email = `${person.toLowerCase().replace(/[^a-z]+/g, '.')}@demo.example`;
-        await call('POST', `${base}/users`, { email, fullName: person, role: i === 0 ? 'admin' : 'agent' });
+        await call('POST', `${base}/users`, { email: emails[i], fullName: person, role: i === 0 ? 'admin' : 'agent' }, token);
       }
       for (let d = 1; d <= 5; d++) {
         const dossier = await call<{ id: string }>('POST', `${base}/dossiers`, {
@@ -61,7 +68,7 @@ export async function seed(options: { topology: Topology; log: (line: string) =>
           reference: `${region.code.toUpperCase()}-${d.toString().padStart(4, '0')}`,
           status: (['open', 'in_progress', 'won', 'open', 'lost'] as const)[d - 1],
           clientName: `Client ${d} of ${demo.city}`,
-        });
+        }, token);
         await call('POST', `${base}/annonces`, {
           title: `${d + 1}-room flat in ${demo.city}`,
           dossierId: dossier.id,
@@ -72,10 +79,12 @@ export async function seed(options: { topology: Topology; log: (line: string) =>
           city: demo.city,
           country: demo.country,
           status: d % 2 ? 'published' : 'draft',
-        });
-        await call('POST', `${base}/activities`, { kind: 'call', subject: `First call about case ${d}`, dossierId: dossier.id });
-        await call('POST', `${base}/activities`, { kind: 'visit', subject: `Visit for case ${d}`, dossierId: dossier.id });
+        }, token);
+        await call('POST', `${base}/activities`, { kind: 'call', subject: `First call about case ${d}`, dossierId: dossier.id }, token);
+        await call('POST', `${base}/activities`, { kind: 'visit', subject: `Visit for case ${d}`, dossierId: dossier.id }, token);
       }
+      seeded[name] = org.id;
+      await writeFile(ledger, `${JSON.stringify(seeded, null, 2)}\n`);
       options.log(`${region.id}: seeded ${name} (${org.id}): 2 users, 5 dossiers, 5 listings, 10 activities`);
     }
   }

@@ -1,11 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Topology } from '@atlas/core';
-import { ensureRegionDatabase, loadOrCreateSecrets, regionDir, type RegionDatabase } from '@atlas/db';
+import {
+  PgNode,
+  databaseUrl,
+  ensureRegionDatabase,
+  loadOrCreateSecrets,
+  prepareRegionPrimary,
+  publicJwk,
+  regionDir,
+  repairGlobalTables,
+  setupMesh,
+  type RegionDatabase,
+} from '@atlas/db';
+import { DEFAULT_CONTROL_PORT, startOrchestrator, type Orchestrator } from '@atlas/orchestrator';
 import { assertPortFree } from '../ports';
-import { API_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../processes';
+import { API_SERVER, EDGE_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../processes';
 import { clearState, isAlive, readState, writeState, type ClusterState } from '../state';
 import { renderTable } from '../table';
+import { startWan, type Wan } from '../wan';
 
 export interface UpOptions {
   readonly home: string;
@@ -13,11 +26,17 @@ export interface UpOptions {
   readonly topologyPath?: string;
   /** Started by `atlas up --detach`: outlives the command that launched it. */
   readonly detached?: boolean;
+  /** Latency-injecting proxies on every cross-region link (default on; `--no-wan` turns it off). */
+  readonly wan?: boolean;
+  /** The edge router's port (8080). */
+  readonly edgePort?: number;
   readonly log: (line: string) => void;
 }
 
 interface RunningRegion {
   readonly database: RegionDatabase;
+  /** What this region's API gets beyond the common variables (peers, admin URL). */
+  readonly env: NodeJS.ProcessEnv;
   child: ChildProcess;
   readonly apiUrl: string;
 }
@@ -33,20 +52,39 @@ export async function up(options: UpOptions): Promise<void> {
   if (previous && isAlive(previous.supervisorPid)) {
     throw new Error(`Atlas is already running from ${home} (pid ${previous.supervisorPid}); \`atlas down\` stops it`);
   }
+  const edgePort = options.edgePort ?? 8080;
+  await assertPortFree(edgePort, 'edge router');
   for (const region of topology.regions) await assertPortFree(region.apiPort, `${region.id} API`);
 
   const secrets = await loadOrCreateSecrets(home, topology.regions.map((r) => r.id));
+  const databases: RegionDatabase[] = [];
   const running: RunningRegion[] = [];
+  let wan: Wan | undefined;
+  let edge: ChildProcess | undefined;
+  let orchestrator: Orchestrator | undefined;
   let stopping = false;
 
-  const stopAll = async (reason: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log(`stopping (${reason})…`);
-    await Promise.all(running.map((r) => stopChild(r.child)));
-    for (const r of running) await r.database.node.stop('fast').catch((err: Error) => log(`  ${r.database.region.id}: ${err.message}`));
-    await clearState(home);
-    log('stopped: every API process and database of this cluster is down');
+  // A second signal (Ctrl-C twice, or our parent going away mid-stop) waits for the same stop.
+  let stopped: Promise<void> | undefined;
+  const stopAll = (reason: string): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      log(`stopping (${reason})…`);
+      await Promise.all([...running.map((r) => stopChild(r.child)), ...(edge ? [stopChild(edge)] : [])]);
+      // After a failover the primary is the other node: ask the orchestrator where it is.
+      const primaries = databases.map((d) => {
+        const at = orchestrator?.runners.get(d.region.id)?.location('primary');
+        return at ? new PgNode({ dataDir: at.dataDir, port: at.port, superuserPassword: secrets.superuserPassword }) : d.node;
+      });
+      // The orchestrator stops its probes, forwarders and the standbys it started.
+      await orchestrator?.stop().catch((err: Error) => log(`  orchestrator: ${err.message}`));
+      // Databases before the WAN: their walsenders end, so the proxies have nothing left in flight.
+      for (const node of primaries) await node.stop('fast').catch((err: Error) => log(`  ${node.dataDir}: ${err.message}`));
+      await wan?.close();
+      await clearState(home);
+      log('stopped: every API process and database of this cluster is down');
+    })();
+    return stopped;
   };
   const onSignal = (signal: NodeJS.Signals) => {
     void stopAll(signal).then(() => process.exit(0));
@@ -77,12 +115,63 @@ export async function up(options: UpOptions): Promise<void> {
 
   try {
     const total = topology.regions.length;
+    // One after another: first initialisations race on useradd.
     for (const [i, region] of topology.regions.entries()) {
       const started = Date.now();
+      // After a failover the primary's data is in the standby slot: move it home first.
+      await prepareRegionPrimary(home, region);
       const database = await ensureRegionDatabase({ home, region, secrets, progress: (m) => log(`[${i + 1}/${total}] ${m}`) });
       log(`[${i + 1}/${total}] ${region.id}: database ready (schema v${database.migration.to}) in ${Date.now() - started} ms`);
+      databases.push(database);
+    }
+
+    // The orchestrator puts a forwarder in front of each primary (the stable address that
+    // follows a failover) and builds a synchronous standby per region in the background.
+    const meshNodes = () => databases.map((d) => ({ region: d.region.id, adminUrl: databaseUrl('postgres', secrets.superuserPassword, orchestrator!.forwarderPort(d.region.id)) }));
+    orchestrator = await startOrchestrator({
+      home,
+      topology,
+      superuserPassword: secrets.superuserPassword,
+      controlPort: Number(process.env.ATLAS_ORCHESTRATOR_PORT ?? DEFAULT_CONTROL_PORT),
+      ...(process.env.ATLAS_WEBHOOK_URL ? { webhookUrl: process.env.ATLAS_WEBHOOK_URL } : {}),
+      // Peers reach a region through its forwarder, which already follows the new primary.
+      restoreReplicationLinks: async () => undefined,
+      repairGlobalTables: async (region) => {
+        const report = await repairGlobalTables(meshNodes());
+        log(`${region}: anti-entropy repair after failover: ${report.rowsRepaired} rows repaired`);
+      },
+      apiPid: (id) => running.find((r) => r.database.region.id === id)?.child.pid,
+      log: (line) => log(`orchestrator: ${line}`),
+    });
+    log(`failover orchestrator: control on ${orchestrator.controlUrl ?? '(none)'}; synchronous standbys building in the background`);
+
+    const wanOn = options.wan !== false;
+    wan = await startWan(topology, { enabled: wanOn, dbPort: (id) => orchestrator!.forwarderPort(id) });
+    log(wanOn ? `simulated WAN: ${wan.proxies} latency-injecting links (round trips from the topology; --no-wan turns it off)` : 'simulated WAN: off');
+    const mesh = await setupMesh(
+      meshNodes(),
+      { endpoint: (link) => wan!.dbLink(link) },
+    );
+    const changed = mesh.steps.filter((s) => s.status !== 'unchanged');
+    log(`global replication: ${mesh.steps.filter((s) => s.step === 'subscription').length} subscriptions, ${changed.length} changed${mesh.initialSync ? ', initial sync done' : ''}`);
+    for (const failed of mesh.steps.filter((s) => s.status === 'failed')) log(`  FAILED ${failed.region} ${failed.name}: ${failed.detail ?? ''}`);
+    if (!mesh.ok) throw new Error('global replication could not be set up (see above)');
+
+    for (const database of databases) {
+      const region = database.region;
+      const env: NodeJS.ProcessEnv = {
+        // Both through the forwarder, so a failover needs no API restart.
+        DATABASE_URL: databaseUrl('atlas_app', secrets.appPassword, orchestrator.forwarderPort(region.id)),
+        ATLAS_ADMIN_DATABASE_URL: databaseUrl('postgres', secrets.superuserPassword, orchestrator.forwarderPort(region.id)),
+        ATLAS_PEER_URLS: JSON.stringify(wan.apiPeers(region.id)),
+        // Tokens and audit checkpoints: keys generated into ATLAS_HOME on first start; local sign-in on.
+        ATLAS_AUTH_PUBLIC_KEY: JSON.stringify(publicJwk(secrets.authSigningKey)),
+        ATLAS_AUTH_SIGNING_KEY: JSON.stringify(secrets.authSigningKey),
+        ATLAS_AUDIT_SIGNING_KEY: JSON.stringify(secrets.auditSigningKey),
+        ATLAS_DEV_AUTH: process.env.ATLAS_DEV_AUTH ?? '1',
+      };
       const apiUrl = `http://127.0.0.1:${region.apiPort}`;
-      const entry: RunningRegion = { database, apiUrl, child: startApi(options, database, secrets.blindIndexKey, secrets.documentKeys[region.id]!) };
+      const entry: RunningRegion = { database, env, apiUrl, child: startApi(options, database, secrets.blindIndexKey, secrets.documentKeys[region.id]!, env) };
       running.push(entry);
       superviseApi(entry, options, secrets, () => stopping);
     }
@@ -92,6 +181,13 @@ export async function up(options: UpOptions): Promise<void> {
       const ok = await waitFor(() => httpReady(`${r.apiUrl}/readyz`), 90_000);
       if (!ok) throw new Error(`${r.database.region.id} API did not become ready in 90 s; see ${join(regionDir(home, r.database.region.id), 'api.log')}`);
     }
+    edge = spawnTs(EDGE_SERVER, { ...process.env, ...(options.topologyPath ? { ATLAS_TOPOLOGY: options.topologyPath } : {}), ATLAS_EDGE_PORT: String(edgePort) }, join(home, 'edge.log'));
+    if (!(await waitFor(() => httpReady(`http://127.0.0.1:${edgePort}/edge/healthz`), 60_000))) {
+      throw new Error(`the edge router did not start on ${edgePort}; see ${join(home, 'edge.log')}`);
+    }
+    edge.once('exit', (code, signal) => {
+      if (!stopping) log(`edge router exited (${signal ?? `code ${code}`}); see ${join(home, 'edge.log')}`);
+    });
     await writeState(home, state(true));
     log('');
     log(
@@ -101,14 +197,15 @@ export async function up(options: UpOptions): Promise<void> {
       ),
     );
     log('');
-    log(`Atlas is up (data in ${home}; logs in <region>/api.log). Ctrl-C stops it.`);
+    log(`edge router: http://127.0.0.1:${edgePort} (routes each request to the right region; /edge/status)`);
+    log(`Atlas is up (data in ${home}; logs in <region>/api.log and edge.log). Ctrl-C stops it.`);
   } catch (err) {
     await stopAll('start-up failed');
     throw err;
   }
 }
 
-function startApi(options: UpOptions, database: RegionDatabase, blindIndexKey: string, documentKey: string): ChildProcess {
+function startApi(options: UpOptions, database: RegionDatabase, blindIndexKey: string, documentKey: string, extra: NodeJS.ProcessEnv): ChildProcess {
   const region = database.region;
   return spawnTs(
     API_SERVER,
@@ -120,6 +217,7 @@ function startApi(options: UpOptions, database: RegionDatabase, blindIndexKey: s
       DATABASE_URL: database.appUrl,
       ATLAS_DOCUMENT_KEY: documentKey,
       ATLAS_BLIND_INDEX_KEY: blindIndexKey,
+      ...extra,
     },
     join(regionDir(options.home, region.id), 'api.log'),
   );
@@ -141,7 +239,7 @@ function superviseApi(
       options.log(`${entry.database.region.id}: API exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
       setTimeout(() => {
         if (stopping()) return;
-        entry.child = startApi(options, entry.database, secrets.blindIndexKey, secrets.documentKeys[entry.database.region.id]!);
+        entry.child = startApi(options, entry.database, secrets.blindIndexKey, secrets.documentKeys[entry.database.region.id]!, entry.env);
         watch(entry.child);
       }, delay);
     });
