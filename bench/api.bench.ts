@@ -7,27 +7,14 @@ import { loadTopology, type RegionConfig } from '@atlas/core';
 import { ensureRegionDatabase, loadOrCreateSecrets } from '@atlas/db';
 import { API_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../packages/cli/src/processes';
 import { freePort } from '../test/support/free-port';
-import { machineDescription, ms, percentile } from './report';
+import { machineDescription, ms, percentile, cannon as runCannon, type LoadFigures } from './report';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 
-interface Figures {
-  readonly name: string;
-  readonly rps: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly errors: number;
-}
+type Figures = LoadFigures;
 
-async function cannon(name: string, opts: autocannon.Options): Promise<Figures> {
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
-  // autocannon reports p97.5 and p99; p95 is interpolated from the histogram's percentiles.
-  const l = result.latency as unknown as Record<string, number>;
-  const p95 = l.p95 ?? l.p90! + ((l.p97_5! - l.p90!) * 5) / 7.5;
-  return { name, rps: result.requests.average, p50: l.p50!, p95, p99: l.p99!, errors: result.errors + result.non2xx };
-}
+const cannon = (name: string, opts: autocannon.Options): Promise<Figures> => runCannon(name, { connections: CONNECTIONS, duration: DURATION_S, ...opts });
 
 /** The floor: the same query with pg in CONNECTIONS concurrent loops over a pool like the API's. */
 async function directFloor(url: string, text: string, values: () => unknown[], durationS: number): Promise<Figures> {

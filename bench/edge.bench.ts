@@ -9,29 +9,16 @@ import * as atlasDb from '@atlas/db';
 import { ensureRegionDatabase, loadOrCreateSecrets, type LocalSecrets } from '@atlas/db';
 import { API_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../packages/cli/src/processes';
 import { freePort } from '../test/support/free-port';
-import { machineDescription, ms, percentile } from './report';
+import { machineDescription, ms, percentile, cannon as runCannon, type LoadFigures } from './report';
 
 const EDGE_SERVER = fileURLToPath(new URL('../packages/edge/src/server.ts', import.meta.url));
 const CONNECTIONS = 20;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const DETECTION_RUNS = 3;
 
-interface Figures {
-  readonly name: string;
-  readonly rps: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly errors: number;
-}
+type Figures = LoadFigures;
 
-async function cannon(name: string, opts: autocannon.Options): Promise<Figures> {
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
-  // autocannon reports p90 and p97.5; p95 is interpolated between them (as in api.bench.ts).
-  const l = result.latency as unknown as Record<string, number>;
-  const p95 = l.p95 ?? l.p90! + ((l.p97_5! - l.p90!) * 5) / 7.5;
-  return { name, rps: result.requests.average, p50: l.p50!, p95, p99: l.p99!, errors: result.errors + result.non2xx };
-}
+const cannon = (name: string, opts: autocannon.Options): Promise<Figures> => runCannon(name, { connections: CONNECTIONS, duration: DURATION_S, ...opts });
 
 interface EdgeStatus {
   regions: Array<{ region: string; state: 'up' | 'down' }>;

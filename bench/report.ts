@@ -1,5 +1,6 @@
 import { cpus, totalmem, loadavg } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
+import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
 
 export const BENCHMARKS_FILE = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
@@ -41,4 +42,21 @@ export async function writeSection(title: string, body: string): Promise<void> {
     text = `${text.slice(0, start)}${section}${next === -1 ? '' : text.slice(next)}`;
   }
   await writeFile(BENCHMARKS_FILE, `${text.trimEnd()}\n`);
+}
+
+export interface LoadFigures {
+  readonly name: string;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+/** One autocannon run; p95 is interpolated between the p90 and p97.5 autocannon reports. */
+export async function cannon(name: string, opts: autocannon.Options): Promise<LoadFigures> {
+  const result = await autocannon(opts);
+  const l = result.latency as unknown as Record<string, number>;
+  const p95 = l.p95 ?? l.p90! + ((l.p97_5! - l.p90!) * 5) / 7.5;
+  return { name, rps: result.requests.average, p50: l.p50!, p95, p99: l.p99!, errors: result.errors + result.non2xx };
 }

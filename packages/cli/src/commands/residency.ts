@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { RegionConfig, Topology } from '@atlas/core';
 import { databaseUrl, loadOrCreateSecrets, regionDir } from '@atlas/db';
 import { renderTable } from '../table';
+import { callJson } from '../http';
 
 /** The tables that must never leave their home region (rule R1). */
 export const REGIONAL_TABLES = ['dossier', 'annonce', 'document', 'activity', 'user_profile', 'audit_event', 'privacy_request', 'erasure_ledger'] as const;
@@ -24,17 +25,7 @@ interface Canary {
 
 type Log = (line: string) => void;
 
-async function call<T>(method: string, url: string, body?: unknown, token?: string): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = callJson;
 
 const api = (r: RegionConfig) => `http://127.0.0.1:${r.apiPort}`;
 

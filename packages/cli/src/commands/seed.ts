@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Topology } from '@atlas/core';
 import { devLogin } from './login';
+import { callJson } from '../http';
 
 interface Demo {
   readonly org: string;
@@ -26,17 +27,7 @@ const DEMO: Readonly<Record<string, readonly Demo[]>> = {
   ],
 };
 
-async function call<T>(method: string, url: string, body?: unknown, token?: string): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = callJson;
 
 /**
  * `atlas seed`: demo organizations in each region, each created at its home region's API with
