@@ -343,8 +343,10 @@ async function runWrite(c: pg.Client, run: number, w: Write, n: number): Promise
       break;
     case 'hard-delete': {
       // A plain DELETE of a live row becomes a tombstone. The row is locked first, so the
-      // version read back in the same transaction is the one this DELETE wrote.
-      await c.query('BEGIN');
+      // version read back in the same transaction is the one this DELETE wrote. Repeatable
+      // read: under read committed the DELETE takes a new snapshot and could tombstone a row
+      // that replication delivered after the SELECT saw none, a write this model would miss.
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       try {
         const live = await c.query(`SELECT 1 FROM ${w.table} WHERE ${spec.key} = $1 AND tombstone IS NULL FOR UPDATE`, [key]);
         const del = await c.query(`DELETE FROM ${w.table} WHERE ${spec.key} = $1 AND tombstone IS NULL`, [key]);
