@@ -7,7 +7,7 @@ import { loadTopology, type RegionConfig } from '@atlas/core';
 import { ensureRegionDatabase, loadOrCreateSecrets } from '@atlas/db';
 import { API_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../packages/cli/src/processes';
 import { freePort } from '../test/support/free-port';
-import { machineDescription, ms, percentile, cannon as runCannon, type LoadFigures } from './report';
+import { machineDescription, ms, percentile, cannon as runCannon, benchAuthEnv, benchSignIn, type LoadFigures } from './report';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
@@ -57,6 +57,8 @@ export async function runApiBench(log: (line: string) => void = console.log): Pr
       DATABASE_URL: database.appUrl,
       ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id]!,
       ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey,
+      ...benchAuthEnv(secrets),
+      ATLAS_PROBE_INTERVAL_MS: '0',
       LOG_LEVEL: 'warn',
     },
     join(home, 'api.log'),
@@ -65,28 +67,29 @@ export async function runApiBench(log: (line: string) => void = console.log): Pr
   try {
     if (!(await waitFor(() => httpReady(`${url}/readyz`), 60_000))) throw new Error('API did not start');
     const org = await (await fetch(`${url}/api/orgs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bench', homeRegion: region.id }) })).json() as { id: string };
+    const auth = await benchSignIn(url, org.id);
     const ids: string[] = [];
     log('api bench: seeding 1,000 dossiers');
     for (let i = 0; i < 1000; i++) {
       const res = await fetch(`${url}/api/orgs/${org.id}/dossiers`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ title: `Dossier ${i}`, reference: `B-${i}`, clientName: `Client ${i}` }),
       });
       ids.push(((await res.json()) as { id: string }).id);
     }
     const oneId = ids[500]!;
     log('api bench: warm-up');
-    await autocannon({ url: `${url}/api/orgs/${org.id}/dossiers/${oneId}`, connections: 10, duration: 2 });
+    await autocannon({ url: `${url}/api/orgs/${org.id}/dossiers/${oneId}`, headers: auth, connections: 10, duration: 2 });
 
     const rows: Figures[] = [];
     log(`api bench: GET dossier by id, ${CONNECTIONS} connections, ${DURATION_S} s`);
-    rows.push(await cannon('GET /dossiers/:id', { url: `${url}/api/orgs/${org.id}/dossiers/${oneId}` }));
+    rows.push(await cannon('GET /dossiers/:id', { url: `${url}/api/orgs/${org.id}/dossiers/${oneId}`, headers: auth }));
     log('api bench: the same query with pg directly (floor)');
     const floorGet = await directFloor(database.appUrl, 'SELECT * FROM dossier WHERE org_id = $1 AND id = $2', () => [org.id, oneId], DURATION_S);
     rows.push({ ...floorGet, name: 'direct pg: SELECT by id (floor)' });
     log('api bench: list 50 dossiers');
-    rows.push(await cannon('GET /dossiers?limit=50', { url: `${url}/api/orgs/${org.id}/dossiers?limit=50` }));
+    rows.push(await cannon('GET /dossiers?limit=50', { url: `${url}/api/orgs/${org.id}/dossiers?limit=50`, headers: auth }));
     const floorList = await directFloor(database.appUrl, 'SELECT * FROM dossier WHERE org_id = $1 ORDER BY id DESC LIMIT 51', () => [org.id], DURATION_S);
     rows.push({ ...floorList, name: 'direct pg: list 50 (floor)' });
     log('api bench: POST dossier');
@@ -94,7 +97,7 @@ export async function runApiBench(log: (line: string) => void = console.log): Pr
       await cannon('POST /dossiers', {
         url: `${url}/api/orgs/${org.id}/dossiers`,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ title: 'Bench dossier', clientName: 'Bench Client' }),
       }),
     );

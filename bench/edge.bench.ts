@@ -5,11 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { loadTopology, type RegionConfig } from '@atlas/core';
-import * as atlasDb from '@atlas/db';
-import { ensureRegionDatabase, loadOrCreateSecrets, type LocalSecrets } from '@atlas/db';
+import { ensureRegionDatabase, loadOrCreateSecrets } from '@atlas/db';
 import { API_SERVER, httpReady, spawnTs, stopChild, waitFor } from '../packages/cli/src/processes';
 import { freePort } from '../test/support/free-port';
-import { machineDescription, ms, percentile, cannon as runCannon, type LoadFigures } from './report';
+import { machineDescription, ms, percentile, cannon as runCannon, benchAuthEnv, benchSignIn, type LoadFigures } from './report';
 
 const EDGE_SERVER = fileURLToPath(new URL('../packages/edge/src/server.ts', import.meta.url));
 const CONNECTIONS = 20;
@@ -39,37 +38,8 @@ async function timeUntil(edgeUrl: string, region: string, state: 'up' | 'down', 
   return Number.NaN;
 }
 
-/**
- * The API's authentication settings, when this tree's API has authentication (it lands in
- * parallel with the edge): the keys from ATLAS_HOME and local sign-in, as `atlas up` sets
- * them. Empty on an API without authentication.
- */
-function authEnv(secrets: LocalSecrets): NodeJS.ProcessEnv {
-  const s = secrets as LocalSecrets & { authSigningKey?: object; auditSigningKey?: object };
-  const publicJwk = (atlasDb as unknown as { publicJwk?: (key: object) => object }).publicJwk;
-  if (!s.authSigningKey || !s.auditSigningKey || !publicJwk) return {};
-  return {
-    ATLAS_AUTH_PUBLIC_KEY: JSON.stringify(publicJwk(s.authSigningKey)),
-    ATLAS_AUTH_SIGNING_KEY: JSON.stringify(s.authSigningKey),
-    ATLAS_AUDIT_SIGNING_KEY: JSON.stringify(s.auditSigningKey),
-    ATLAS_DEV_AUTH: '1',
-    // The bench measures the hop, not the rate limiter (which sees the edge as one client).
-    ATLAS_RATE_LIMIT_IP: '1000000/60',
-    ATLAS_RATE_LIMIT_ORG: '1000000/60',
-  };
-}
-
-/** A bearer header for the organization's first admin via local sign-in; none without auth. */
-async function signIn(apiUrl: string, orgId: string): Promise<Record<string, string>> {
-  const res = await fetch(`${apiUrl}/api/auth/dev-token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ orgId, email: 'bench-admin@example.eu' }),
-  });
-  if (res.status === 404) return {};
-  if (!res.ok) throw new Error(`local sign-in failed: ${res.status} ${await res.text()}`);
-  return { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
-}
+const authEnv = benchAuthEnv;
+const signIn = (apiUrl: string, orgId: string) => benchSignIn(apiUrl, orgId);
 
 /**
  * The edge router against its region: overhead of the extra hop (p95 through the edge ÷ p95

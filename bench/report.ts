@@ -1,6 +1,7 @@
 import { cpus, totalmem, loadavg } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
+import { publicJwk, type LocalSecrets } from '@atlas/db';
 import { fileURLToPath } from 'node:url';
 
 export const BENCHMARKS_FILE = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
@@ -59,4 +60,28 @@ export async function cannon(name: string, opts: autocannon.Options): Promise<Lo
   const l = result.latency as unknown as Record<string, number>;
   const p95 = l.p95 ?? l.p90! + ((l.p97_5! - l.p90!) * 5) / 7.5;
   return { name, rps: result.requests.average, p50: l.p50!, p95, p99: l.p99!, errors: result.errors + result.non2xx };
+}
+
+/** The API's authentication settings as `atlas up` sets them, with rate limits out of the way. */
+export function benchAuthEnv(secrets: LocalSecrets): NodeJS.ProcessEnv {
+  return {
+    ATLAS_AUTH_PUBLIC_KEY: JSON.stringify(publicJwk(secrets.authSigningKey)),
+    ATLAS_AUTH_SIGNING_KEY: JSON.stringify(secrets.authSigningKey),
+    ATLAS_AUDIT_SIGNING_KEY: JSON.stringify(secrets.auditSigningKey),
+    ATLAS_DEV_AUTH: '1',
+    // The benchmarks measure the request path, not the rate limiter.
+    ATLAS_RATE_LIMIT_IP: '1000000/60',
+    ATLAS_RATE_LIMIT_ORG: '1000000/60',
+  };
+}
+
+/** A bearer header for the organization's first admin, through local sign-in. */
+export async function benchSignIn(apiUrl: string, orgId: string, email = 'bench-admin@example.eu'): Promise<Record<string, string>> {
+  const res = await fetch(`${apiUrl}/api/auth/dev-token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ orgId, email }),
+  });
+  if (!res.ok) throw new Error(`local sign-in failed: ${res.status} ${await res.text()}`);
+  return { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
 }
