@@ -61,7 +61,7 @@ async function startDetached(home: string, topologyPath: string | undefined, top
     log(`Atlas did not become ready; see ${join(home, 'atlas.log')}`);
     return 1;
   }
-  return status({ topology, json: false, log });
+  return status({ topology, home, json: false, log });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
       await down({ home, topology, log });
       return 0;
     case 'status':
-      return status({ topology, json: values.json, log });
+      return status({ topology, home, json: values.json, log });
     case 'replication': {
       const sub = positionals[1];
       const configPath = values.config ? resolve(values.config) : undefined;

@@ -55,36 +55,45 @@ export async function ensureRegionDatabase(options: {
     say(`${region.id}: initialising a new PostgreSQL 18 cluster`);
     await node.initialise();
   }
+  let startedHere = false;
   if (await node.isRunning()) {
     say(`${region.id}: PostgreSQL already running on ${region.dbPort}`);
   } else {
     say(`${region.id}: starting PostgreSQL on 127.0.0.1:${region.dbPort}`);
     await node.start();
+    startedHere = true;
   }
   const adminUrl = databaseUrl('postgres', secrets.superuserPassword, region.dbPort);
-  await withClient(databaseUrl('postgres', secrets.superuserPassword, region.dbPort, 'postgres'), async (c) => {
-    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
-    if (rowCount === 0) await c.query(`CREATE DATABASE ${DATABASE_NAME}`);
-  });
-  say(`${region.id}: migrating`);
-  const migration = await migrateToHead(adminUrl);
-  await withClient(adminUrl, async (c) => {
-    await c.query(
-      'INSERT INTO atlas_cluster (region, region_code) VALUES ($1, $2) ON CONFLICT (singleton) DO NOTHING',
-      [region.id, region.code],
-    );
-    const { rows } = await c.query<{ region: string; region_code: string }>('SELECT region, region_code FROM atlas_cluster');
-    const identity = rows[0];
-    if (identity?.region !== region.id || identity.region_code !== region.code) {
-      throw new Error(
-        `the database on port ${region.dbPort} belongs to ${identity?.region} (${identity?.region_code}), not ${region.id} (${region.code}): refusing to mix regions' data`,
+  let migration: MigrationReport;
+  try {
+    await withClient(databaseUrl('postgres', secrets.superuserPassword, region.dbPort, 'postgres'), async (c) => {
+      const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
+      if (rowCount === 0) await c.query(`CREATE DATABASE ${DATABASE_NAME}`);
+    });
+    say(`${region.id}: migrating`);
+    migration = await migrateToHead(adminUrl);
+    await withClient(adminUrl, async (c) => {
+      await c.query(
+        'INSERT INTO atlas_cluster (region, region_code) VALUES ($1, $2) ON CONFLICT (singleton) DO NOTHING',
+        [region.id, region.code],
       );
-    }
-    // readyz compares the recorded version with the head, as the API role.
-    await c.query('GRANT SELECT ON public.schemaversion TO atlas_app');
-    // Role passwords are cluster-wide and not part of any migration: they come from secrets.
-    await c.query(`ALTER ROLE atlas_app PASSWORD ${c.escapeLiteral(secrets.appPassword)}`);
-  });
+      const { rows } = await c.query<{ region: string; region_code: string }>('SELECT region, region_code FROM atlas_cluster');
+      const identity = rows[0];
+      if (identity?.region !== region.id || identity.region_code !== region.code) {
+        throw new Error(
+          `the database on port ${region.dbPort} belongs to ${identity?.region} (${identity?.region_code}), not ${region.id} (${region.code}): refusing to mix regions' data`,
+        );
+      }
+      // readyz compares the recorded version with the head, as the API role.
+      await c.query('GRANT SELECT ON public.schemaversion TO atlas_app');
+      // Role passwords are cluster-wide and not part of any migration: they come from secrets.
+      await c.query(`ALTER ROLE atlas_app PASSWORD ${c.escapeLiteral(secrets.appPassword)}`);
+    });
+  } catch (err) {
+    // A server this call started must not outlive its failure (nobody else knows of it).
+    if (startedHere) await node.stop('fast').catch(() => undefined);
+    throw err;
+  }
   return {
     region,
     node,
