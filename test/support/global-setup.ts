@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { loadTopology, type TopologyInput } from '@atlas/core';
 import { ensureRegionDatabase, loadOrCreateSecrets, type LocalSecrets, type RegionDatabase } from '@atlas/db';
 import { freePort } from './free-port';
+import { claimHome, reapStaleClusters } from './stale-clusters';
 
 export interface ClusterInfo {
   readonly home: string;
@@ -25,8 +26,11 @@ declare module 'vitest' {
  * after another: parallel first initialisations race on useradd.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const reaped = await reapStaleClusters('atlas-test-');
+  if (reaped > 0) console.log(`stopped the PostgreSQL servers of ${reaped} abandoned test run(s)`);
   const home = await mkdtemp(join(tmpdir(), 'atlas-test-'));
   await chmod(home, 0o755);
+  await claimHome(home);
   const base = loadTopology();
   const topology: TopologyInput = {
     ...structuredClone(base),
