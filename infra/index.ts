@@ -10,7 +10,7 @@ import { createAtlas } from './program';
 
 const KEYS = [
   'environment', 'topologyPath', 'domain', 'route53ZoneId', 'cloudflareAccountId', 'cloudflareZoneId', 'publicHostname',
-  'healthIntervalSeconds', 'healthPath', 'imageTag', 'alertEmail', 'pagerDutyEndpoint', 'orchestratorBundle', 'drControlRegion',
+  'healthIntervalSeconds', 'healthPath', 'imageTag', 'alertEmail', 'authPublicKey', 'pagerDutyEndpoint', 'orchestratorBundle', 'drControlRegion',
   'vpcSupernet', 'vpcCidrs', 'azCount', 'postgresVersion', 'dbInstanceClass', 'cacheNodeType', 'taskCpu', 'taskMemory', 'minTasks', 'maxTasks',
 ] as const;
 
@@ -21,6 +21,10 @@ const repoRoot = path.resolve(import.meta.dirname, '..');
 const topology = loadTopology(settings.topologyPath ? path.resolve(repoRoot, settings.topologyPath) : undefined);
 const outputs = createAtlas(pulumi.getStack(), { ...settings, orchestratorBundle: path.resolve(import.meta.dirname, settings.orchestratorBundle) }, topology, {
   redisAuthToken: config.requireSecret('redisAuthToken'),
+  blindIndexKey: config.requireSecret('blindIndexKey'),
+  auditSigningKey: config.requireSecret('auditSigningKey'),
+  documentKeys: config.requireSecretObject<Record<string, string>>('documentKeys'),
+  dbAppPassword: config.requireSecret('dbAppPassword'),
 });
 
 export const albs = outputs.albs;

@@ -12,11 +12,20 @@ import { planRegionCidrs } from './planners/subnets.planner';
 import { CloudflareComponent } from './components/cloudflare.component';
 import { DisasterRecoveryComponent } from './components/disaster-recovery.component';
 import { PeeringMeshComponent } from './components/peering.component';
+import { apiKeyProblems } from './components/api-env';
 import { AtlasRegion } from './components/region.component';
 import { Route53Component } from './components/route53.component';
 
 export interface AtlasSecrets {
   readonly redisAuthToken: pulumi.Input<string>;
+  /** Key of the e-mail blind index, the same in every region (stack secret atlas:blindIndexKey). */
+  readonly blindIndexKey: pulumi.Input<string>;
+  /** Ed25519 private JWK signing audit checkpoints (stack secret atlas:auditSigningKey). */
+  readonly auditSigningKey: pulumi.Input<string>;
+  /** Region id → base64 AES-256 document key (stack secret atlas:documentKeys, JSON). */
+  readonly documentKeys: pulumi.Input<Readonly<Record<string, string>>>;
+  /** Password of the API's database role atlas_app (stack secret atlas:dbAppPassword). */
+  readonly dbAppPassword: pulumi.Input<string>;
 }
 
 export interface AtlasOutputs {
@@ -44,6 +53,12 @@ export function createAtlas(stack: string, settings: StackSettings, topology: To
   const regions = new Map(
     topology.regions.map((region) => {
       const peerCidrs = topology.regions.filter((r) => r.id !== region.id).map((r) => cidrs[r.id]!);
+      const peerUrls = Object.fromEntries(topology.regions.filter((r) => r.id !== region.id).map((r) => [r.id, `https://${regionalHost(naming, r.code)}`]));
+      const documentKey = pulumi.all([secrets.documentKeys, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword]).apply(([keys, blindIndexKey, auditSigningKey, dbAppPassword]) => {
+        const problems = apiKeyProblems({ region: region.id, documentKey: keys[region.id], blindIndexKey, auditSigningKey, dbAppPassword });
+        if (problems.length > 0) throw new Error(problems.join('; '));
+        return keys[region.id]!;
+      });
       const atlasRegion = new AtlasRegion(`atlas-${region.code}`, {
         ctx: { region, stack },
         settings,
@@ -53,6 +68,8 @@ export function createAtlas(stack: string, settings: StackSettings, topology: To
         backupCopyTargets: copies.get(region.id) ?? [],
         accountId,
         redisAuthToken: secrets.redisAuthToken,
+        peerUrls,
+        apiKeys: { documentKey: pulumi.secret(documentKey), blindIndexKey: secrets.blindIndexKey, auditSigningKey: secrets.auditSigningKey, dbAppPassword: secrets.dbAppPassword },
       }, { providers: { aws: providers.get(region.id)! } });
       return [region.id, atlasRegion] as const;
     }),

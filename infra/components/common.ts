@@ -20,10 +20,7 @@ export function regionTags(ctx: RegionContext, component: string): Record<string
   };
 }
 
-/** Short physical-name prefix; AWS caps several names (ALB, target group) at 32 characters. */
-export function shortName(ctx: RegionContext, suffix: string): string {
-  return `atlas-${ctx.stack.slice(0, 4)}-${ctx.region.code}-${suffix}`;
-}
+export { shortName } from '../planners/names';
 
 /**
  * Serialises a policy whose ARNs are still outputs, refusing it at deploy time if it breaks

@@ -14,8 +14,8 @@ export interface DisasterRecoveryArgs {
   readonly ctx: RegionContext;
   readonly kmsKeyArn: pulumi.Input<string>;
   /**
-   * Directory with the orchestrator's Lambda bundle (`index.mjs` exporting `handler`), built
-   * from packages/orchestrator by the deploy pipeline before `pulumi up`; a stack config value.
+   * Directory with the orchestrator's Lambda bundle (`index.mjs` exporting `handler`), built by
+   * `npx tsx infra/lambda/build.ts` (default dist/orchestrator) before `pulumi up`.
    */
   readonly bundlePath: string;
   readonly regions: readonly WatchedRegion[];
@@ -89,6 +89,8 @@ export class DisasterRecoveryComponent extends pulumi.ComponentResource {
           ATLAS_EVENTS_TOPIC: topic.arn,
           ATLAS_REGIONS: JSON.stringify(args.regions.map((r) => ({ id: r.id, healthUrl: r.healthUrl }))),
           ATLAS_HEALTH: JSON.stringify(args.health),
+          // Fencing = a forced Multi-AZ failover of the region's instance (infra/lambda/orchestrator.aws.ts).
+          ATLAS_DB_INSTANCES: pulumi.jsonStringify(Object.fromEntries(args.regions.map((r) => [r.id, r.dbInstanceArn]))),
         },
       },
       loggingConfig: { logFormat: 'JSON', logGroup: logs.name },

@@ -1,6 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { serviceTrustPolicy } from '../planners/iam.planner';
+import { API_CONTAINER_NAME, API_SERVICE_NAME, clusterName, repositoryName } from '../planners/names';
+import { apiContainerEnv, type ContainerEnv, secretKeyRef } from './api-env';
 import { type RegionContext, leastPrivilegePolicy, regionTags, shortName } from './common';
 
 export interface EcsArgs {
@@ -21,10 +23,67 @@ export interface EcsArgs {
   readonly domain: string;
   readonly documentsBucketArn: pulumi.Input<string>;
   readonly documentsBucketName: pulumi.Input<string>;
+  /** RDS-managed master secret: JSON with `username` and `password`. */
   readonly dbSecretArn: pulumi.Input<string>;
-  readonly dbEndpoint: pulumi.Input<string>;
+  readonly dbAddress: pulumi.Input<string>;
+  readonly dbPort: pulumi.Input<number>;
+  readonly dbName: string;
+  /** Secret whose whole value is the Redis AUTH token. */
   readonly redisSecretArn: pulumi.Input<string>;
   readonly redisEndpoint: pulumi.Input<string>;
+  /** Ed25519 public JWK (JSON) verifying tokens; not secret. */
+  readonly authPublicKey: string;
+  /** Base URL of every other region's API (ATLAS_PEER_URLS). */
+  readonly peerUrls: Readonly<Record<string, string>>;
+  /** Key material stored in this region's `api-keys` secret, read by the tasks at start. */
+  readonly apiKeys: {
+    readonly documentKey: pulumi.Input<string>;
+    readonly blindIndexKey: pulumi.Input<string>;
+    readonly auditSigningKey: pulumi.Input<string>;
+    /** Password of atlas_app; the migration task sets it (infra/docker/migrate.ts). */
+    readonly dbAppPassword: pulumi.Input<string>;
+  };
+}
+
+/** The application role the migrations create (packages/db/migrations/001.do.foundation.sql). */
+export const DB_APP_USER = 'atlas_app';
+
+/** Writable directory of the API (documents, erasure ledger): an ephemeral task volume. */
+export const ATLAS_HOME_PATH = '/var/lib/atlas';
+/** RDS CA bundle baked into the image (infra/docker/api.Dockerfile), for sslmode=verify-full. */
+export const RDS_CA_BUNDLE_PATH = '/app/certs/rds-global-bundle.pem';
+
+/**
+ * The API container's environment, following packages/api/src/config-keys.ts (checked by
+ * apiContainerEnv): plain settings as values, credentials and keys by Secrets Manager reference.
+ */
+export function apiTaskEnvironment(args: EcsArgs, apiKeysSecretArn: pulumi.Input<string>): ContainerEnv {
+  return apiContainerEnv({
+    ATLAS_REGION: { value: args.ctx.region.id },
+    ATLAS_HOME: { value: ATLAS_HOME_PATH },
+    ATLAS_HOST: { value: '0.0.0.0' },
+    ATLAS_PORT: { value: String(CONTAINER_PORT) },
+    ATLAS_DB_HOST: { value: args.dbAddress },
+    ATLAS_DB_PORT: { value: pulumi.output(args.dbPort).apply(String) },
+    ATLAS_DB_NAME: { value: args.dbName },
+    // The API runs as atlas_app (created by the migrations; no table ownership, no BYPASSRLS);
+    // the master user (RDS-managed secret) is the admin URL: migrations and replication status.
+    ATLAS_DB_USER: { value: DB_APP_USER },
+    ATLAS_DB_PASSWORD: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_DB_PASSWORD') },
+    ATLAS_ADMIN_DB_USER: { valueFrom: secretKeyRef(args.dbSecretArn, 'username') },
+    ATLAS_ADMIN_DB_PASSWORD: { valueFrom: secretKeyRef(args.dbSecretArn, 'password') },
+    // The parameter group sets rds.force_ssl; verify the server against the RDS CA.
+    ATLAS_DB_SSLMODE: { value: 'verify-full' },
+    ATLAS_DB_SSLROOTCERT: { value: RDS_CA_BUNDLE_PATH },
+    REDIS_URL: { value: pulumi.interpolate`rediss://${args.redisEndpoint}:6379` },
+    REDIS_PASSWORD: { valueFrom: args.redisSecretArn },
+    ATLAS_DOCUMENT_KEY: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_DOCUMENT_KEY') },
+    ATLAS_BLIND_INDEX_KEY: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_BLIND_INDEX_KEY') },
+    ATLAS_AUDIT_SIGNING_KEY: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_AUDIT_SIGNING_KEY') },
+    ATLAS_AUTH_PUBLIC_KEY: { value: args.authPublicKey },
+    ATLAS_PEER_URLS: { value: JSON.stringify(args.peerUrls) },
+    LOG_LEVEL: { value: 'info' },
+  });
 }
 
 /** The only ALB policy that negotiates TLS 1.3 alone (no 1.2 fallback). */
@@ -47,14 +106,14 @@ export class EcsComponent extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const repo = new aws.ecr.Repository(`${name}-repo`, {
-      name: `atlas-${ctx.stack}/api`,
+      name: repositoryName(ctx.stack),
       // Immutable tags: a deployed tag always names the same image, so rollback is exact.
       imageTagMutability: 'IMMUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.kmsKeyArn }],
       tags,
     }, child);
-    const cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: shortName(ctx, 'cluster'), settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, child);
+    const cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: clusterName(ctx.stack, ctx.region.code), settings: [{ name: 'containerInsights', value: 'enabled' }], tags }, child);
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/atlas/${ctx.stack}/api`, retentionInDays: 30, tags }, child);
 
     const albSg = new aws.ec2.SecurityGroup(`${name}-alb-sg`, {
@@ -97,7 +156,20 @@ export class EcsComponent extends pulumi.ComponentResource {
     }, child);
     new aws.lb.Listener(`${name}-http`, { loadBalancerArn: alb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }], tags }, child);
 
-    const { executionRole, taskRole } = this.createRoles(name, args, repo, logs, tags);
+    // Key material for the API, one secret per region; the value comes from the stack's secrets.
+    const apiKeys = new aws.secretsmanager.Secret(`${name}-api-keys`, { name: shortName(ctx, 'api-keys'), kmsKeyId: args.kmsKeyArn, tags }, child);
+    new aws.secretsmanager.SecretVersion(`${name}-api-keys-v`, {
+      secretId: apiKeys.id,
+      secretString: pulumi.secret(pulumi.jsonStringify({
+        ATLAS_DOCUMENT_KEY: args.apiKeys.documentKey,
+        ATLAS_BLIND_INDEX_KEY: args.apiKeys.blindIndexKey,
+        ATLAS_AUDIT_SIGNING_KEY: args.apiKeys.auditSigningKey,
+        ATLAS_DB_PASSWORD: args.apiKeys.dbAppPassword,
+      })),
+    }, child);
+    const env = apiTaskEnvironment(args, apiKeys.arn);
+
+    const { executionRole, taskRole } = this.createRoles(name, args, repo, logs, apiKeys.arn, tags);
 
     const taskDef = new aws.ecs.TaskDefinition(`${name}-task`, {
       family: shortName(ctx, 'api'),
@@ -108,26 +180,21 @@ export class EcsComponent extends pulumi.ComponentResource {
       runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
       executionRoleArn: executionRole.arn,
       taskRoleArn: taskRole.arn,
+      // Fargate task storage; the image pre-creates both paths owned by `node`, so ECS copies
+      // that ownership onto the volumes while the root filesystem stays read-only.
+      volumes: [{ name: 'atlas-home' }, { name: 'tmp' }],
       containerDefinitions: pulumi.jsonStringify([
         {
-          name: 'api',
+          name: API_CONTAINER_NAME,
           image: pulumi.interpolate`${repo.repositoryUrl}:${args.imageTag}`,
           essential: true,
           readonlyRootFilesystem: true,
           user: 'node',
           portMappings: [{ containerPort: CONTAINER_PORT, protocol: 'tcp' }],
-          environment: [
-            // Names follow packages/api/src/config.ts.
-            { name: 'ATLAS_REGION', value: ctx.region.id },
-            { name: 'ATLAS_HOST', value: '0.0.0.0' },
-            { name: 'ATLAS_PORT', value: String(CONTAINER_PORT) },
-            { name: 'ATLAS_DB_HOST', value: args.dbEndpoint },
-            { name: 'ATLAS_REDIS_HOST', value: args.redisEndpoint },
-            { name: 'ATLAS_DOCUMENTS_BUCKET', value: args.documentsBucketName },
-          ],
-          secrets: [
-            { name: 'ATLAS_DB_CREDENTIALS', valueFrom: args.dbSecretArn },
-            { name: 'ATLAS_REDIS_AUTH', valueFrom: args.redisSecretArn },
+          ...env,
+          mountPoints: [
+            { sourceVolume: 'atlas-home', containerPath: ATLAS_HOME_PATH, readOnly: false },
+            { sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false },
           ],
           logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': logs.name, 'awslogs-region': ctx.region.id, 'awslogs-stream-prefix': 'api' } },
         },
@@ -136,13 +203,13 @@ export class EcsComponent extends pulumi.ComponentResource {
     }, child);
 
     const service = new aws.ecs.Service(`${name}-service`, {
-      name: 'atlas-api',
+      name: API_SERVICE_NAME,
       cluster: cluster.arn,
       taskDefinition: taskDef.arn,
       launchType: 'FARGATE',
       desiredCount: args.minTasks,
       networkConfiguration: { subnets: args.privateSubnetIds, securityGroups: [args.appSecurityGroupId], assignPublicIp: false },
-      loadBalancers: [{ targetGroupArn: targets.arn, containerName: 'api', containerPort: CONTAINER_PORT }],
+      loadBalancers: [{ targetGroupArn: targets.arn, containerName: API_CONTAINER_NAME, containerPort: CONTAINER_PORT }],
       // ECS itself rolls back a deployment whose tasks never turn healthy.
       deploymentCircuitBreaker: { enable: true, rollback: true },
       deploymentMinimumHealthyPercent: 100,
@@ -179,7 +246,7 @@ export class EcsComponent extends pulumi.ComponentResource {
   }
 
   /** Inline policies only, so every permission is visible (and tested) in this file. */
-  private createRoles(name: string, args: EcsArgs, repo: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, tags: Record<string, string>) {
+  private createRoles(name: string, args: EcsArgs, repo: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, apiKeysSecretArn: pulumi.Input<string>, tags: Record<string, string>) {
     const child = { parent: this };
     const trust = serviceTrustPolicy('ecs-tasks.amazonaws.com');
     const executionRole = new aws.iam.Role(`${name}-exec-role`, { assumeRolePolicy: trust, tags }, child);
@@ -192,7 +259,7 @@ export class EcsComponent extends pulumi.ComponentResource {
           { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
           { Sid: 'EcrPull', Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: repo.arn },
           { Sid: 'Logs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: pulumi.interpolate`${logs.arn}:*` },
-          { Sid: 'Secrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [args.dbSecretArn, args.redisSecretArn] },
+          { Sid: 'Secrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [args.dbSecretArn, args.redisSecretArn, apiKeysSecretArn] },
           { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: args.kmsKeyArn },
         ],
       }),

@@ -17,6 +17,9 @@ export interface RdsArgs {
   readonly regionCount: number;
 }
 
+/** The application database created in every instance. */
+export const DB_NAME = 'atlas';
+
 /** The seed's 7-day automated backup window. */
 export const DB_BACKUP_RETENTION_DAYS = 7;
 
@@ -25,6 +28,9 @@ export class RdsComponent extends pulumi.ComponentResource {
   readonly instanceArn: pulumi.Output<string>;
   readonly instanceIdentifier: pulumi.Output<string>;
   readonly endpoint: pulumi.Output<string>;
+  readonly address: pulumi.Output<string>;
+  readonly port: pulumi.Output<number>;
+  readonly dbName: string;
   /** Secrets Manager secret RDS manages for the master user (rotated by RDS). */
   readonly masterSecretArn: pulumi.Output<string>;
 
@@ -79,7 +85,7 @@ export class RdsComponent extends pulumi.ComponentResource {
       dbSubnetGroupName: subnets.name,
       vpcSecurityGroupIds: [sg.id],
       parameterGroupName: params.name,
-      dbName: 'atlas',
+      dbName: DB_NAME,
       username: 'atlas_admin',
       manageMasterUserPassword: true,
       masterUserSecretKmsKeyId: args.kmsKeyArn,
@@ -100,6 +106,9 @@ export class RdsComponent extends pulumi.ComponentResource {
     this.instanceArn = db.arn;
     this.instanceIdentifier = db.identifier;
     this.endpoint = db.endpoint;
+    this.address = db.address;
+    this.port = db.port;
+    this.dbName = DB_NAME;
     this.masterSecretArn = db.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? '');
     this.registerOutputs({ endpoint: this.endpoint });
   }

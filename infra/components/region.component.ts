@@ -5,7 +5,7 @@ import type { StackSettings } from '../config/stack-config';
 import { BackupComponent } from './backup.component';
 import { type RegionContext, regionTags } from './common';
 import { DocumentsComponent } from './documents.component';
-import { EcsComponent } from './ecs.component';
+import { EcsComponent, type EcsArgs } from './ecs.component';
 import { ElastiCacheComponent } from './elasticache.component';
 import { MonitoringComponent } from './monitoring.component';
 import { RdsComponent } from './rds.component';
@@ -20,6 +20,9 @@ export interface AtlasRegionArgs {
   readonly backupCopyTargets: readonly string[];
   readonly accountId: pulumi.Input<string>;
   readonly redisAuthToken: pulumi.Input<string>;
+  /** ATLAS_PEER_URLS of this region's API: every other region's public origin. */
+  readonly peerUrls: Readonly<Record<string, string>>;
+  readonly apiKeys: EcsArgs['apiKeys'];
 }
 
 /**
@@ -70,9 +73,14 @@ export class AtlasRegion extends pulumi.ComponentResource {
       documentsBucketArn: docs.bucketArn,
       documentsBucketName: docs.bucketName,
       dbSecretArn: this.rds.masterSecretArn,
-      dbEndpoint: this.rds.endpoint,
+      dbAddress: this.rds.address,
+      dbPort: this.rds.port,
+      dbName: this.rds.dbName,
       redisSecretArn: cache.authSecretArn,
       redisEndpoint: cache.primaryEndpoint,
+      authPublicKey: settings.authPublicKey,
+      peerUrls: args.peerUrls,
+      apiKeys: args.apiKeys,
     }, child);
     new BackupComponent(`${name}-backup`, { ctx, kmsKeyArn: key.arn, resourceArns: [this.rds.instanceArn, docs.bucketArn], copyTargets: args.backupCopyTargets, accountId: args.accountId }, child);
     new MonitoringComponent(`${name}-mon`, {

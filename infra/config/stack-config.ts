@@ -23,6 +23,8 @@ export interface StackSettings {
   readonly healthPath: string;
   readonly imageTag: string;
   readonly alertEmail: string;
+  /** Ed25519 public JWK (JSON) that verifies API tokens: ATLAS_AUTH_PUBLIC_KEY of every task. */
+  readonly authPublicKey: string;
   readonly pagerDutyEndpoint?: string;
   /** Directory holding the orchestrator's built Lambda bundle (index.mjs). */
   readonly orchestratorBundle: string;
@@ -76,6 +78,17 @@ export function parseStackConfig(raw: RawConfig): StackSettings {
   if (!(ENVIRONMENTS as readonly string[]).includes(environment)) throw new StackConfigError('environment', `must be one of ${ENVIRONMENTS.join(', ')}`);
   const alertEmail = req('alertEmail');
   if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alertEmail)) throw new StackConfigError('alertEmail', `not an e-mail address: ${alertEmail}`);
+  const authPublicKey = req('authPublicKey');
+  let jwk: { kty?: unknown; crv?: unknown; x?: unknown; d?: unknown } | undefined;
+  try {
+    jwk = JSON.parse(authPublicKey) as typeof jwk;
+  } catch {
+    jwk = undefined;
+  }
+  if (jwk?.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jwk.x)) {
+    throw new StackConfigError('authPublicKey', 'must be an Ed25519 public JWK as JSON ({"kty":"OKP","crv":"Ed25519","x":…})');
+  }
+  if (jwk.d !== undefined) throw new StackConfigError('authPublicKey', 'is a private key; give only the public half (no "d")');
   const pagerDutyEndpoint = opt('pagerDutyEndpoint');
   if (pagerDutyEndpoint !== undefined && !pagerDutyEndpoint.startsWith('https://')) throw new StackConfigError('pagerDutyEndpoint', 'must be an https:// URL');
   // The API's readiness route: 200 only when the database is reachable and migrated to head.
@@ -107,6 +120,7 @@ export function parseStackConfig(raw: RawConfig): StackSettings {
     healthPath,
     imageTag: req('imageTag'),
     alertEmail,
+    authPublicKey: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }),
     pagerDutyEndpoint,
     orchestratorBundle: opt('orchestratorBundle') ?? '../dist/orchestrator',
     drControlRegion: opt('drControlRegion'),

@@ -16,7 +16,7 @@ export interface RegistryClient {
 
 export interface MigrationRunner {
   /** Runs the image's migration command as a one-off task in the region; expand-only migrations. */
-  migrate(region: string, imageUri: string): Promise<{ readonly applied: number }>;
+  migrate(region: string, imageUri: string): Promise<{ readonly detail: string }>;
 }
 
 export interface ServiceClient {
@@ -31,12 +31,19 @@ export interface HealthProbe {
   check(region: string): Promise<boolean>;
 }
 
+export interface OrchestratorClient {
+  /** Runs the failover orchestrator once (one tick); returns each watched region's phase. */
+  tick(): Promise<Readonly<Record<string, string>>>;
+}
+
 export interface DeployClients {
   readonly images: ImageBuilder;
   readonly registry: RegistryClient;
   readonly migrations: MigrationRunner;
   readonly services: ServiceClient;
   readonly health: HealthProbe;
+  /** Needed only for the `orchestrator` step (DeployOptions.orchestratorCheck). */
+  readonly orchestrator?: OrchestratorClient;
   /** Injected so tests run health verification without real waiting. */
   readonly sleep: (ms: number) => Promise<void>;
 }

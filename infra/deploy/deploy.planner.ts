@@ -1,6 +1,6 @@
 import type { Topology } from '@atlas/core';
 
-export type StepKind = 'build' | 'push' | 'migrate' | 'update' | 'verify' | 'rollback';
+export type StepKind = 'build' | 'push' | 'migrate' | 'update' | 'verify' | 'rollback' | 'orchestrator';
 
 export interface DeployStep {
   readonly id: string;
@@ -23,6 +23,8 @@ export interface DeployOptions {
   readonly healthyChecks?: number;
   readonly verifyAttempts?: number;
   readonly verifyIntervalMs?: number;
+  /** Last step: run the failover orchestrator once and require every released region healthy. */
+  readonly orchestratorCheck?: boolean;
   readonly out?: (line: string) => void;
 }
 
@@ -63,6 +65,7 @@ export function planDeploy(options: DeployOptions): DeployPlan {
       { id: `verify:${region}`, kind: 'verify', region, description: `verify ${region} health` },
     );
   }
+  if (options.orchestratorCheck) steps.push({ id: 'orchestrator', kind: 'orchestrator', description: 'run the failover orchestrator once: every released region healthy' });
   return { tag: options.tag, regions, steps };
 }
 

@@ -84,7 +84,7 @@ export async function runDeploy(options: DeployOptions, clients: DeployClients):
         });
         break;
       case 'migrate':
-        ok = await run(step, async () => `${(await clients.migrations.migrate(region, images.get(region)!)).applied} applied`);
+        ok = await run(step, async () => (await clients.migrations.migrate(region, images.get(region)!)).detail);
         break;
       case 'update':
         ok = await run(step, async () => {
@@ -98,6 +98,16 @@ export async function runDeploy(options: DeployOptions, clients: DeployClients):
         ok = await run(step, () => verify(region, options, clients));
         if (ok) deployed.push(region);
         else await rollback(region);
+        break;
+      case 'orchestrator':
+        // Every region is released by now: a failure here is reported, nothing is rolled back.
+        ok = await run(step, async () => {
+          if (!clients.orchestrator) throw new Error('no orchestrator client');
+          const phases = await clients.orchestrator.tick();
+          const unhealthy = plan.regions.filter((r) => phases[r] !== 'healthy');
+          if (unhealthy.length > 0) throw new Error(`the orchestrator sees ${unhealthy.map((r) => `${r} ${phases[r] ?? 'unwatched'}`).join(', ')}`);
+          return `${plan.regions.length} regions healthy`;
+        });
         break;
       case 'rollback':
         ok = true;

@@ -31,7 +31,7 @@ function fakeCloud(opts: FakeOptions = {}) {
       migrate: async (region) => {
         calls.push(`migrate ${region}`);
         if (opts.failMigrate === region) throw new Error('migration 0007 failed');
-        return { applied: 2 };
+        return { detail: 'task m-1 exited 0' };
       },
     },
     services: {
@@ -148,5 +148,28 @@ describe('runDeploy', () => {
     const report = await runDeploy({ topology, tag: '1.0.0' }, clients);
     expect(statuses(report.steps)).toMatchObject({ 'migrate:eu-west-1': 'failed', 'update:eu-west-1': 'not-run' });
     expect(calls.some((c) => c.startsWith('deploy'))).toBe(false);
+  });
+});
+
+describe('the orchestrator step', () => {
+  it('comes last, after every region is verified, and only when asked for', () => {
+    expect(planDeploy({ topology, tag: '1.0.0' }).steps.some((s) => s.kind === 'orchestrator')).toBe(false);
+    expect(planDeploy({ topology, tag: '1.0.0', orchestratorCheck: true }).steps.at(-1)!.id).toBe('orchestrator');
+  });
+
+  it('fails the release without rolling anything back when the orchestrator sees a region unhealthy', async () => {
+    const { clients, calls } = fakeCloud();
+    const report = await runDeploy({ topology, tag: '1.0.0', orchestratorCheck: true }, { ...clients, orchestrator: { tick: async () => ({ 'eu-west-1': 'healthy', 'us-east-1': 'suspect' }) } });
+    expect(report.ok).toBe(false);
+    expect(report.steps.at(-1)).toMatchObject({ id: 'orchestrator', status: 'failed', detail: 'the orchestrator sees us-east-1 suspect, ap-southeast-1 unwatched' });
+    expect(report.deployed).toHaveLength(3);
+    expect(report.rolledBack).toEqual([]);
+    expect(calls.filter((c) => c.startsWith('deploy'))).toHaveLength(3);
+  });
+
+  it('fails clearly when no orchestrator client is wired', async () => {
+    const { clients } = fakeCloud();
+    const report = await runDeploy({ topology, tag: '1.0.0', orchestratorCheck: true }, clients);
+    expect(report.steps.at(-1)).toMatchObject({ status: 'failed', detail: 'no orchestrator client' });
   });
 });

@@ -7,7 +7,7 @@ import { installMocks, type MockHarness } from './support/pulumi-mocks';
 /** `atlas:key: value` lines of a Pulumi stack file (flat scalars are all we use). */
 function stackConfig(file: string): Record<string, string> {
   const text = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
-  const entries = [...text.matchAll(/^ {2}atlas:(\w+): "?([^"\n]*)"?$/gm)].map((m) => [m[1]!, m[2]!.trim()]);
+  const entries = [...text.matchAll(/^ {2}atlas:(\w+): (?:'([^'\n]*)'|"?([^"\n]*)"?)$/gm)].map((m) => [m[1]!, (m[2] ?? m[3]!).trim()]);
   return Object.fromEntries(entries);
 }
 
@@ -28,7 +28,13 @@ describe('index.ts under mocks (what `pulumi preview` runs)', () => {
 
   beforeAll(async () => {
     h = await installMocks();
-    pulumi.runtime.setAllConfig({ ...Object.fromEntries(Object.entries(stackConfig('Pulumi.production.yaml')).map(([k, v]) => [`atlas:${k}`, v])), 'atlas:redisAuthToken': 'x'.repeat(32) }, ['atlas:redisAuthToken']);
+    pulumi.runtime.setAllConfig({ ...Object.fromEntries(Object.entries(stackConfig('Pulumi.production.yaml')).map(([k, v]) => [`atlas:${k}`, v])), 
+      'atlas:redisAuthToken': 'x'.repeat(32),
+      'atlas:blindIndexKey': 'b'.repeat(32),
+      'atlas:auditSigningKey': '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo","d":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo"}',
+      'atlas:dbAppPassword': 'p'.repeat(32),
+      'atlas:documentKeys': JSON.stringify({ 'eu-west-1': 'A'.repeat(43) + '=', 'us-east-1': 'B'.repeat(43) + '=', 'ap-southeast-1': 'C'.repeat(43) + '=' }),
+    }, ['atlas:redisAuthToken', 'atlas:blindIndexKey', 'atlas:auditSigningKey', 'atlas:documentKeys', 'atlas:dbAppPassword']);
     program = await import('../index');
     await h.settle();
   });

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '@atlas/core';
 import { installMocks, type MockHarness, type RecordedResource } from './support/pulumi-mocks';
-import { testSettings, topologyWithEuPartner } from './support/fixtures';
+import { API_ENV, type ApiEnvName, missingApiEnv } from '@atlas/api/config-keys';
+import { testSecrets, testSettings, topologyWithEuPartner } from './support/fixtures';
 
 /**
  * The whole program under Pulumi's mocks: no CLI, no cloud. Every assertion reads the inputs
@@ -14,7 +15,7 @@ beforeAll(async () => {
   h = await installMocks();
   const { createAtlas } = await import('../program');
   topology = topologyWithEuPartner();
-  createAtlas('prod', testSettings(), topology, { redisAuthToken: 'a-very-long-redis-auth-token-0123456789' });
+  createAtlas('prod', testSettings(), topology, testSecrets(topology));
   await h.settle();
 });
 
@@ -113,13 +114,81 @@ describe('ecs', () => {
     expect(metrics.filter((m: string) => m === 'ECSServiceAverageMemoryUtilization')).toHaveLength(topology.regions.length);
   });
 
-  it('runs tasks in private subnets without public IPs, secrets from Secrets Manager', () => {
+  it('runs tasks in private subnets without public IPs, as the unprivileged user', () => {
     for (const s of h.ofType('aws:ecs/service:Service')) expect(s.inputs.networkConfiguration.assignPublicIp).toBe(false);
     for (const td of h.ofType('aws:ecs/taskDefinition:TaskDefinition')) {
       const [container] = JSON.parse(td.inputs.containerDefinitions);
-      expect(container.secrets.map((s: { name: string }) => s.name)).toEqual(['ATLAS_DB_CREDENTIALS', 'ATLAS_REDIS_AUTH']);
-      expect(JSON.stringify(container.environment)).not.toMatch(/a-very-long-redis-auth-token/);
       expect(container.user).toBe('node');
+      expect(container.readonlyRootFilesystem).toBe(true);
+    }
+  });
+
+  it('gives the API container every variable packages/api requires, secrets only by Secrets Manager reference', () => {
+    const secrets = testSecrets(topology);
+    const leaks = [secrets.redisAuthToken, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword, ...Object.values(secrets.documentKeys)];
+    const defs = h.ofType('aws:ecs/taskDefinition:TaskDefinition');
+    expect(defs).toHaveLength(topology.regions.length);
+    for (const td of defs) {
+      const [container] = JSON.parse(td.inputs.containerDefinitions);
+      const plain: string[] = container.environment.map((e: { name: string }) => e.name);
+      const fromSecrets: { name: ApiEnvName; valueFrom: string }[] = container.secrets;
+      expect(missingApiEnv([...plain, ...fromSecrets.map((s) => s.name)]), td.name).toEqual([]);
+      for (const name of plain) expect(API_ENV[name as ApiEnvName]?.secret, `${td.name} ${name}`).toBe(false);
+      for (const s of fromSecrets) expect(s.valueFrom, `${td.name} ${s.name}`).toMatch(/^arn:aws:[a-z]+:[^:]*:\d{12}:/);
+      for (const text of leaks) expect(td.inputs.containerDefinitions).not.toContain(text);
+      const byName = Object.fromEntries(fromSecrets.map((s) => [s.name, s.valueFrom]));
+      expect(byName.ATLAS_ADMIN_DB_USER).toMatch(/:username::$/);
+      expect(byName.ATLAS_ADMIN_DB_PASSWORD).toMatch(/:password::$/);
+      expect(byName.ATLAS_DB_PASSWORD).toMatch(/-api-keys:ATLAS_DB_PASSWORD::$/);
+      expect(container.environment).toContainEqual({ name: 'ATLAS_DB_USER', value: 'atlas_app' });
+      expect(byName.ATLAS_DOCUMENT_KEY).toMatch(/-api-keys:ATLAS_DOCUMENT_KEY::$/);
+    }
+  });
+
+  it('stores each region its own document key, and the tasks read it from that region only', () => {
+    const secrets = testSecrets(topology);
+    for (const region of topology.regions) {
+      const version = h.one('aws:secretsmanager/secretVersion:SecretVersion', `atlas-${region.code}-app-api-keys-v`);
+      const stored = JSON.parse(version.inputs.secretString);
+      expect(stored).toEqual({ ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id], ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey, ATLAS_AUDIT_SIGNING_KEY: secrets.auditSigningKey, ATLAS_DB_PASSWORD: secrets.dbAppPassword });
+      const exec = JSON.parse(h.one(T.rolePolicy, `atlas-${region.code}-app-exec-policy`).inputs.policy);
+      const readable: string[] = exec.Statement.find((s: { Sid: string }) => s.Sid === 'Secrets').Resource;
+      expect(readable.some((arn) => arn.endsWith(`atlas-${region.code}-app-api-keys`))).toBe(true);
+      expect(readable.filter((arn) => arn.includes('-app-api-keys')).every((arn) => arn.includes(`atlas-${region.code}-`))).toBe(true);
+    }
+  });
+
+  it('starts the real API config loader from what a task receives (secrets resolved)', async () => {
+    const { configFromEnv } = await import('../../packages/api/src/config');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const td = h.one('aws:ecs/taskDefinition:TaskDefinition', 'atlas-euw1-app');
+    const [container] = JSON.parse(td.inputs.containerDefinitions);
+    const audit = JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }));
+    const resolved: Record<string, string> = { username: 'atlas_admin', password: 'adm!n', ATLAS_DB_PASSWORD: 'p@ss:w/rd%', ATLAS_DOCUMENT_KEY: Buffer.alloc(32, 7).toString('base64'), ATLAS_BLIND_INDEX_KEY: 'b'.repeat(32), ATLAS_AUDIT_SIGNING_KEY: audit };
+    const env: Record<string, string> = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
+    for (const s of container.secrets as { name: string; valueFrom: string }[]) {
+      const key = /:([A-Za-z_]+)::$/.exec(s.valueFrom)?.[1];
+      env[s.name] = key ? resolved[key]! : 'redis-token';
+    }
+    const config = configFromEnv(env);
+    expect(config.region.id).toBe('eu-west-1');
+    expect(config.redisUrl).toBe('rediss://atlas-euw1-cache-redis.cache:6379');
+    const url = new URL(config.databaseUrl);
+    expect([url.hostname, url.port, url.pathname, decodeURIComponent(url.username), decodeURIComponent(url.password)]).toEqual(['atlas-euw1-db-db.rds', '5432', '/atlas', 'atlas_app', 'p@ss:w/rd%']);
+    expect(url.searchParams.get('sslmode')).toBe('verify-full');
+    const admin = new URL(config.adminDatabaseUrl!);
+    expect([admin.hostname, decodeURIComponent(admin.username), decodeURIComponent(admin.password), admin.searchParams.get('sslmode')]).toEqual(['atlas-euw1-db-db.rds', 'atlas_admin', 'adm!n', 'verify-full']);
+  });
+
+  it('points each region at the others as peers and mounts a writable ATLAS_HOME', () => {
+    for (const region of topology.regions) {
+      const td = h.one('aws:ecs/taskDefinition:TaskDefinition', `atlas-${region.code}-app`);
+      const [container] = JSON.parse(td.inputs.containerDefinitions);
+      const env = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
+      expect(env.ATLAS_REGION).toBe(region.id);
+      expect(Object.keys(JSON.parse(env.ATLAS_PEER_URLS)).sort()).toEqual(topology.regions.filter((r) => r.id !== region.id).map((r) => r.id).sort());
+      expect(container.mountPoints.find((m: { containerPath: string }) => m.containerPath === env.ATLAS_HOME)).toMatchObject({ readOnly: false });
+      expect(td.inputs.volumes.map((v: { name: string }) => v.name)).toContain('atlas-home');
     }
   });
 });
@@ -222,6 +291,10 @@ describe('monitoring and disaster-recovery', () => {
     // The bundle path is the stack's atlas:orchestratorBundle value, built before `pulumi up`.
     expect(await fn.inputs.code.path).toBe('dist/orchestrator');
     expect(JSON.parse(fn.inputs.environment.variables.ATLAS_HEALTH)).toEqual({ intervalSeconds: 30, downAfter: 3, upAfter: 2 });
+    // What infra/lambda/orchestrator.handler.ts reads: one RDS instance to fence per region.
+    const instances = JSON.parse(fn.inputs.environment.variables.ATLAS_DB_INSTANCES);
+    expect(Object.keys(instances).sort()).toEqual(topology.regions.map((r) => r.id).sort());
+    for (const [region, arn] of Object.entries(instances)) expect(arn).toMatch(new RegExp(`:atlas-${topology.regions.find((r) => r.id === region)!.code}-db-db$`));
     expect(h.one('aws:dynamodb/table:Table').inputs).toMatchObject({ serverSideEncryption: { enabled: true }, pointInTimeRecovery: { enabled: true } });
     expect(h.one('aws:cloudwatch/eventRule:EventRule').inputs.scheduleExpression).toBe('rate(1 minute)');
   });

@@ -10,6 +10,7 @@ const valid: RawConfig = {
   publicHostname: 'app.atlas.example.com',
   imageTag: '1.2.3',
   alertEmail: 'ops@atlas.example.com',
+  authPublicKey: '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo"}',
 };
 
 describe('parseStackConfig', () => {
@@ -31,6 +32,9 @@ describe('parseStackConfig', () => {
     [{ pagerDutyEndpoint: 'http://x' }, 'atlas:pagerDutyEndpoint: must be an https:// URL'],
     [{ vpcCidrs: '{nope' }, 'atlas:vpcCidrs: must be a JSON object'],
     [{ healthPath: 'health' }, 'atlas:healthPath: must start with /'],
+    [{ authPublicKey: undefined }, 'atlas:authPublicKey: is required'],
+    [{ authPublicKey: '{"kty":"RSA"}' }, 'atlas:authPublicKey: must be an Ed25519 public JWK'],
+    [{ authPublicKey: '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo","d":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo"}' }, 'atlas:authPublicKey: is a private key'],
   ])('refuses %j naming the key', (override, message) => {
     expect(() => parseStackConfig({ ...valid, ...override })).toThrow(message);
   });

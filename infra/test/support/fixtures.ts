@@ -16,6 +16,19 @@ export function topologyWithEuPartner(): Topology {
   });
 }
 
+export const TEST_AUTH_PUBLIC_KEY = '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo"}';
+
+/** Stack secrets for createAtlas; recognisable strings so tests can look for leaks. */
+export function testSecrets(topology: Topology) {
+  return {
+    redisAuthToken: 'a-very-long-redis-auth-token-0123456789',
+    blindIndexKey: 'blind-index-key-secret-value-0123456789',
+    auditSigningKey: '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo","d":"audit-private-secret-value-0000000000000000"}',
+    dbAppPassword: 'db-app-password-secret-value-0123456789',
+    documentKeys: Object.fromEntries(topology.regions.map((r) => [r.id, Buffer.alloc(32, r.code).toString('base64')])),
+  };
+}
+
 export function testSettings(overrides: Record<string, string> = {}): StackSettings {
   return parseStackConfig({
     environment: 'production',
@@ -26,6 +39,7 @@ export function testSettings(overrides: Record<string, string> = {}): StackSetti
     publicHostname: 'app.atlas.test',
     imageTag: '1.0.0',
     alertEmail: 'ops@atlas.test',
+    authPublicKey: TEST_AUTH_PUBLIC_KEY,
     pagerDutyEndpoint: 'https://events.pagerduty.com/integration/x/enqueue',
     orchestratorBundle: 'dist/orchestrator',
     ...overrides,

@@ -18,7 +18,7 @@ export interface MockHarness {
 /** Computed outputs that components read, shaped as the provider would return them. */
 const OUTPUTS_BY_TYPE: Record<string, (name: string) => Record<string, unknown>> = {
   'aws:acm/certificate:Certificate': (name) => ({ domainValidationOptions: [{ domainName: '*.x', resourceRecordName: `_v.${name}`, resourceRecordType: 'CNAME', resourceRecordValue: `_v.acm` }] }),
-  'aws:rds/instance:Instance': (name) => ({ masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:mock:123456789012:secret:${name}` }], endpoint: `${name}.rds:5432` }),
+  'aws:rds/instance:Instance': (name) => ({ masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:mock:123456789012:secret:${name}` }], endpoint: `${name}.rds:5432`, address: `${name}.rds`, port: 5432 }),
   'aws:lb/loadBalancer:LoadBalancer': (name) => ({ dnsName: `${name}.elb.amazonaws.com`, zoneId: 'ZALB', arnSuffix: `app/${name}/1` }),
   'aws:elasticache/replicationGroup:ReplicationGroup': (name) => ({ primaryEndpointAddress: `${name}.cache` }),
   'aws:ecr/repository:Repository': (name) => ({ repositoryUrl: `123456789012.dkr.ecr.mock.amazonaws.com/${name}` }),

@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { Value } from 'typebox/value';
 import { loadTopology, requireRegion, type RegionConfig, type Topology } from '@atlas/core';
+import { DATABASE_PARTS_FORM, type ApiEnvName } from './config-keys';
 import { securityConfigFromEnv, SecurityConfigError, type SecurityConfig } from './security/security-config';
 
 /** Everything a regional API process needs, validated once at start and then frozen. */
@@ -36,11 +37,30 @@ export interface ApiConfig {
   readonly replicationLagAlertSeconds: number;
   /** Tokens, audit signing, rate limits, CORS, retention (security/security-config.ts). */
   readonly security: SecurityConfig;
+  /** Regions this region is the disaster-recovery partner of: their promoted standby's URL and document key (plugins/residency-dr.ts). */
+  readonly drRegions?: Readonly<Record<string, DrRegionConfig>>;
 }
 
+export interface DrRegionConfig {
+  /** The region's standby node, which lives in this (partner) region and becomes its primary on a partner failover. */
+  readonly databaseUrl: string;
+  readonly documentKey: Buffer;
+}
+
+// Keys are checked against config-keys.ts, the list the deployment's task definition follows.
 const EnvSchema = Type.Object({
   ATLAS_REGION: Type.String({ minLength: 1 }),
-  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  // DATABASE_URL, or the parts a managed database hands out (host + a credentials secret).
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  ATLAS_DB_HOST: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$' })),
+  ATLAS_DB_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+  ATLAS_DB_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$-]{0,62}$' })),
+  ATLAS_DB_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  ATLAS_DB_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  ATLAS_DB_SSLMODE: Type.Optional(Type.Union(['disable', 'no-verify', 'require', 'verify-ca', 'verify-full'].map((m) => Type.Literal(m)))),
+  ATLAS_DB_SSLROOTCERT: Type.Optional(Type.String({ pattern: '^/' })),
+  ATLAS_ADMIN_DB_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  ATLAS_ADMIN_DB_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   ATLAS_HOME: Type.String({ minLength: 1 }),
   ATLAS_DOCUMENT_KEY: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
   ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
@@ -52,9 +72,10 @@ const EnvSchema = Type.Object({
   ATLAS_ADMIN_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   ATLAS_REPLICATION_POLL_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
   ATLAS_REPLICATION_LAG_ALERT_S: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?$' })),
+  ATLAS_DR_REGIONS: Type.Optional(Type.String({ minLength: 2 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
-});
+} satisfies Partial<Record<ApiEnvName, unknown>>);
 
 export class ConfigError extends Error {
   constructor(variable: string, message: string) {
@@ -70,6 +91,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     const variable = first.instancePath.replace(/^\//, '') || String((first.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '(env)');
     throw new ConfigError(variable, first.message);
   }
+  const databaseUrl = databaseUrlFromEnv(env);
+  const adminDatabaseUrl = adminDatabaseUrlFromEnv(env);
   const topology = loadTopology(env.ATLAS_TOPOLOGY);
   const region = requireRegion(topology, env.ATLAS_REGION!);
   let security: SecurityConfig;
@@ -83,7 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     security,
     topology,
     region,
-    databaseUrl: env.DATABASE_URL!,
+    databaseUrl,
     home: env.ATLAS_HOME!,
     host: env.ATLAS_HOST ?? '127.0.0.1',
     port: env.ATLAS_PORT ? Number(env.ATLAS_PORT) : region.apiPort,
@@ -96,10 +119,65 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     probeIntervalMs: env.ATLAS_PROBE_INTERVAL_MS ? Number(env.ATLAS_PROBE_INTERVAL_MS) : 5_000,
     latencyAlertMs: env.ATLAS_LATENCY_ALERT_MS ? Number(env.ATLAS_LATENCY_ALERT_MS) : 200,
     peerUrls: parsePeerUrls(env.ATLAS_PEER_URLS),
-    ...(env.ATLAS_ADMIN_DATABASE_URL ? { adminDatabaseUrl: env.ATLAS_ADMIN_DATABASE_URL } : {}),
+    ...(adminDatabaseUrl ? { adminDatabaseUrl } : {}),
     replicationPollMs: env.ATLAS_REPLICATION_POLL_MS ? Number(env.ATLAS_REPLICATION_POLL_MS) : 5_000,
     replicationLagAlertSeconds: env.ATLAS_REPLICATION_LAG_ALERT_S ? Number(env.ATLAS_REPLICATION_LAG_ALERT_S) : 1,
+    ...(env.ATLAS_DR_REGIONS ? { drRegions: parseDrRegions(env.ATLAS_DR_REGIONS, topology, region) } : {}),
   });
+}
+
+/** ATLAS_DR_REGIONS: {"<region>": {"databaseUrl": "postgres://…", "documentKey": "<base64>"}} for regions naming this one as DR partner. */
+function parseDrRegions(text: string, topology: Topology, here: RegionConfig): Record<string, DrRegionConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError('ATLAS_DR_REGIONS', 'must be a JSON object of region id → { databaseUrl, documentKey }');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('ATLAS_DR_REGIONS', 'must be a JSON object of region id → { databaseUrl, documentKey }');
+  const out: Record<string, DrRegionConfig> = {};
+  for (const [id, value] of Object.entries(parsed)) {
+    const region = topology.regions.find((r) => r.id === id);
+    if (!region || region.drPartner !== here.id) throw new ConfigError('ATLAS_DR_REGIONS', `${id} does not name ${here.id} as its disaster-recovery partner in the topology`);
+    const v = value as { databaseUrl?: unknown; documentKey?: unknown };
+    if (typeof v.databaseUrl !== 'string' || !/^postgres(ql)?:\/\//.test(v.databaseUrl)) throw new ConfigError('ATLAS_DR_REGIONS', `${id}.databaseUrl must be a postgres:// URL`);
+    if (typeof v.documentKey !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(v.documentKey)) throw new ConfigError('ATLAS_DR_REGIONS', `${id}.documentKey must be 32 bytes in base64`);
+    out[id] = { databaseUrl: v.databaseUrl, documentKey: Buffer.from(v.documentKey, 'base64') };
+  }
+  return out;
+}
+
+/**
+ * DATABASE_URL as given, or one built from ATLAS_DB_HOST/PORT/NAME/USER/PASSWORD (+ SSLMODE,
+ * SSLROOTCERT): the form ECS can fill from an RDS endpoint and its managed credentials secret.
+ */
+function databaseUrlFromEnv(env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const missing = DATABASE_PARTS_FORM.filter((name) => !env[name]);
+  if (missing.length === DATABASE_PARTS_FORM.length) throw new ConfigError('DATABASE_URL', `is required (or ${DATABASE_PARTS_FORM.join(', ')})`);
+  if (missing.length > 0) throw new ConfigError(missing[0]!, `is required with ${DATABASE_PARTS_FORM.filter((n) => !missing.includes(n)).join(', ')} when DATABASE_URL is not set`);
+  return urlFromParts(env, env.ATLAS_DB_USER!, env.ATLAS_DB_PASSWORD!);
+}
+
+/** ATLAS_ADMIN_DATABASE_URL as given, or the same server and database as the admin user. */
+function adminDatabaseUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.ATLAS_ADMIN_DATABASE_URL) return env.ATLAS_ADMIN_DATABASE_URL;
+  if (!env.ATLAS_ADMIN_DB_USER && !env.ATLAS_ADMIN_DB_PASSWORD) return undefined;
+  if (!env.ATLAS_ADMIN_DB_USER || !env.ATLAS_ADMIN_DB_PASSWORD) throw new ConfigError(env.ATLAS_ADMIN_DB_USER ? 'ATLAS_ADMIN_DB_PASSWORD' : 'ATLAS_ADMIN_DB_USER', 'is required with the other ATLAS_ADMIN_DB_* variable');
+  if (!env.ATLAS_DB_HOST) throw new ConfigError('ATLAS_ADMIN_DB_USER', 'is used only with ATLAS_DB_HOST (or set ATLAS_ADMIN_DATABASE_URL)');
+  return urlFromParts(env, env.ATLAS_ADMIN_DB_USER, env.ATLAS_ADMIN_DB_PASSWORD);
+}
+
+function urlFromParts(env: NodeJS.ProcessEnv, user: string, password: string): string {
+  const port = env.ATLAS_DB_PORT ? Number(env.ATLAS_DB_PORT) : 5432;
+  if (port < 1 || port > 65535) throw new ConfigError('ATLAS_DB_PORT', 'must be a port number 1..65535');
+  const sslmode = env.ATLAS_DB_SSLMODE;
+  if (env.ATLAS_DB_SSLROOTCERT && sslmode !== 'verify-ca' && sslmode !== 'verify-full') throw new ConfigError('ATLAS_DB_SSLROOTCERT', 'is used only with ATLAS_DB_SSLMODE=verify-ca or verify-full');
+  const query = new URLSearchParams();
+  if (sslmode) query.set('sslmode', sslmode);
+  if (env.ATLAS_DB_SSLROOTCERT) query.set('sslrootcert', env.ATLAS_DB_SSLROOTCERT);
+  const search = query.size > 0 ? `?${query.toString()}` : '';
+  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${env.ATLAS_DB_HOST!}:${port}/${encodeURIComponent(env.ATLAS_DB_NAME!)}${search}`;
 }
 
 function parsePeerUrls(text: string | undefined): Record<string, string> {

@@ -6,6 +6,7 @@ import { loadTopology, type Topology } from '@atlas/core';
 import { atlasHome } from '@atlas/db';
 import { auditVerify } from './commands/audit';
 import { chaos, isChaosAction, CHAOS_ACTIONS } from './commands/chaos';
+import { deploy } from './commands/deploy';
 import { down } from './commands/down';
 import { failover } from './commands/failover';
 import { login } from './commands/login';
@@ -26,18 +27,24 @@ Usage:
   atlas replication status [--json]      every subscription: state, lag, errors, conflicts
   atlas replication repair [--config f]  anti-entropy pass over the global tables
   atlas down                 stop a cluster started with --detach
-  atlas status [--json]      each region's API, database and readiness
+  atlas status [--json]      per region: readiness, edge health, replication lag, latency, failover state
   atlas failover --region <r>          planned switchover to the region's standby, no loss
   atlas chaos kill-region|revive|kill-db <r>   drill a failure
   atlas seed                 load demo organizations into every region
   atlas login --org <id> --email <e>   print a dev token (APIs with ATLAS_DEV_AUTH=1)
   atlas audit verify [--json]          check every region's audit hash chain
   atlas residency verify [--json]      plant canaries, prove none leaves its region
+  atlas deploy <tag> --stack <name> [--regions a,b] [--canary <r>] [--dry-run]
+                             build, push, migrate and update every AWS region (infra/)
   atlas help                 this text
 
 Environment:
   ATLAS_HOME       where data lives (default ./.atlas)
   ATLAS_TOPOLOGY   topology file (default config/topology.json)
+  ATLAS_EDGE_PORT  the edge router's port, which also serves the web app (default 8080)
+  ATLAS_WEB        off: neither build nor serve the web app (packages/web)
+  ATLAS_ORCHESTRATOR_PORT  the failover orchestrator's control port (default 8099)
+  ATLAS_PROBE_TIMEOUT_MS   how long the orchestrator waits for a database probe (default 1000)
 `;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -68,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { detach: { type: 'boolean', default: false }, 'no-wan': { type: 'boolean', default: false }, config: { type: 'string' }, json: { type: 'boolean', default: false }, org: { type: 'string' }, email: { type: 'string' }, region: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { detach: { type: 'boolean', default: false }, 'no-wan': { type: 'boolean', default: false }, config: { type: 'string' }, json: { type: 'boolean', default: false }, org: { type: 'string' }, email: { type: 'string' }, region: { type: 'string' }, stack: { type: 'string' }, regions: { type: 'string' }, canary: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
   });
   const command = positionals[0] ?? 'help';
   if (values.help || command === 'help') {
@@ -78,16 +85,17 @@ async function main(argv: string[]): Promise<number> {
   const topologyPath = process.env.ATLAS_TOPOLOGY ? resolve(process.env.ATLAS_TOPOLOGY) : undefined;
   const topology = loadTopology(topologyPath);
   const home = atlasHome();
+  const edgePort = process.env.ATLAS_EDGE_PORT ? Number(process.env.ATLAS_EDGE_PORT) : undefined;
   switch (command) {
     case 'up':
       if (values.detach) return startDetached(home, topologyPath, topology, values['no-wan'] ? ['--no-wan'] : []);
-      await up({ home, topology, topologyPath, log, detached: process.env.ATLAS_DETACHED === '1', wan: !values['no-wan'] });
+      await up({ home, topology, topologyPath, log, detached: process.env.ATLAS_DETACHED === '1', wan: !values['no-wan'], web: process.env.ATLAS_WEB !== 'off', ...(edgePort ? { edgePort } : {}) });
       return -1; // keep running until a signal
     case 'down':
       await down({ home, topology, log });
       return 0;
     case 'status':
-      return status({ topology, home, json: values.json, log });
+      return status({ topology, home, json: values.json, log, ...(edgePort ? { edgePort } : {}) });
     case 'replication': {
       const sub = positionals[1];
       const configPath = values.config ? resolve(values.config) : undefined;
@@ -125,6 +133,8 @@ async function main(argv: string[]): Promise<number> {
     case 'seed':
       await seed({ home, topology, log });
       return 0;
+    case 'deploy':
+      return deploy({ topology, tag: positionals[1], stack: values.stack, regions: values.regions, canary: values.canary, dryRun: values['dry-run'], log });
     default:
       process.stderr.write(`atlas: unknown command '${command}'\n\n${USAGE}`);
       return 2;
