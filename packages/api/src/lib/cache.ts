@@ -46,8 +46,11 @@ export function redisCache(url: string, region: string, options: RedisOptions = 
   const redis = new Redis(url, {
     keyPrefix: `atlas:${region}:`,
     lazyConnect: false,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
+    // A cache must never make a request wait on an unreachable Redis: commands fail fast
+    // (no offline queue, one retry, a short timeout) and the caller reads the database.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 250,
     ...(url.startsWith('rediss://') ? { tls: {} } : {}),
     ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
     ...options,
@@ -119,6 +122,15 @@ export interface CacheMetrics {
  */
 export class GlobalRowCache {
   private generation = 0;
+  /** Keys whose invalidation is on its way to the store: their entries may be stale. */
+  private readonly inFlight = new Map<string, number>();
+  /**
+   * Set when an invalidation could not be confirmed (the store did not answer): some entry
+   * may be stale, so nothing is read from the store until a clear succeeds.
+   */
+  private untrusted = false;
+  /** Unconfirmed invalidations so far: a clear only restores trust if none failed meanwhile. */
+  private failures = 0;
 
   constructor(
     readonly store: GlobalCache,
@@ -127,7 +139,8 @@ export class GlobalRowCache {
 
   async read<T>(table: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const entry = `${table}:${key}`;
-    const cached = await this.store.get<T>(entry).catch(() => undefined);
+    const usable = !this.inFlight.has(entry) && (!this.untrusted || (await this.retrust()));
+    const cached = usable ? await this.store.get<T>(entry).catch(() => undefined) : undefined;
     if (cached !== undefined) {
       this.metrics.hit(table);
       return cached;
@@ -135,19 +148,44 @@ export class GlobalRowCache {
     this.metrics.miss(table);
     const before = this.generation;
     const value = await load();
-    if (value !== undefined && this.generation === before) await this.store.set(entry, value).catch(() => undefined);
+    if (usable && value !== undefined && this.generation === before) await this.store.set(entry, value).catch(() => undefined);
     return value;
   }
 
   async invalidate(table: string, key: string): Promise<void> {
+    const entry = `${table}:${key}`;
     this.generation += 1;
     this.metrics.invalidated(table);
-    await this.store.delete(`${table}:${key}`).catch(() => undefined);
+    this.inFlight.set(entry, (this.inFlight.get(entry) ?? 0) + 1);
+    try {
+      await this.store.delete(entry);
+    } catch {
+      this.untrusted = true;
+      this.failures += 1;
+    } finally {
+      const left = (this.inFlight.get(entry) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(entry, left);
+      else this.inFlight.delete(entry);
+    }
   }
 
   /** After a lost notification connection nothing is known to be fresh: drop everything. */
   async reset(): Promise<void> {
     this.generation += 1;
-    await this.store.clear().catch(() => undefined);
+    this.untrusted = true;
+    this.failures += 1;
+    await this.retrust();
+  }
+
+  /** Whether the store can be read again: true once a full clear has gone through. */
+  private async retrust(): Promise<boolean> {
+    const seen = this.failures;
+    try {
+      await this.store.clear();
+      if (this.failures === seen) this.untrusted = false;
+    } catch {
+      // still unreachable: keep reading the database
+    }
+    return !this.untrusted;
   }
 }
