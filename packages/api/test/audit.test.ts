@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, verifyAuditTrail, writeAuditCheckpoint } from '@atlas/db';
+import { createDb, loadOrCreateSecrets, verifyAuditTrail, writeAuditCheckpoint, type Ed25519Jwk } from '@atlas/db';
+import { auditVerify } from '../../cli/src/commands/audit';
 import { buildApp } from '@atlas/api';
 import { adminQuery, apiConfig, appQuery, cluster, regionApp, startRegionApp, type RegionApp } from '../../../test/support/regions';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
@@ -65,12 +66,22 @@ describe('audit chain tampering (a fresh region, so no other suite is disturbed)
   let r: RegionApp;
   let orgId: string;
   let admin: pg.Client;
-  const key = () => cluster().secrets.auditSigningKey;
+  // The fresh home's own audit key, so that `atlas audit verify` (which reads the home's
+  // secrets) checks the same checkpoints the API signs.
+  let auditKey: Ed25519Jwk;
+  const key = () => auditKey;
+  /** `atlas audit verify --json` on the fresh home: exit code and report. */
+  const cliVerify = async () => {
+    const lines: string[] = [];
+    const code = await auditVerify({ home: fresh.home, topology: fresh.topology, json: true, log: (l) => lines.push(l) });
+    return { code, report: JSON.parse(lines.join('\n')) as { ok: boolean; regions: Array<{ region: string; ok: boolean; broken?: { seq: number; id: string | null; reason: string } }> } };
+  };
 
   beforeAll(async () => {
     fresh = await startFreshRegions(1, { prefix: 'atlas-audit-' });
+    auditKey = (await loadOrCreateSecrets(fresh.home, ['eu-west-1'])).auditSigningKey;
     const base = apiConfig('eu-west-1');
-    const config = { ...base, databaseUrl: fresh.databases[0]!.appUrl, home: fresh.home };
+    const config = { ...base, databaseUrl: fresh.databases[0]!.appUrl, home: fresh.home, security: { ...base.security, auditSigningKey: auditKey } };
     const db = createDb(config.databaseUrl, { max: 3 });
     const app = await buildApp(config, db, { logger: false });
     await app.ready();
@@ -112,6 +123,27 @@ describe('audit chain tampering (a fresh region, so no other suite is disturbed)
     expect(api.json()).toMatchObject({ ok: false, broken: { seq: 3, id: third.id } });
     await asSuperuser('UPDATE audit_event SET actor = $1 WHERE seq = 3', [third.actor]);
     expect((await verifyAuditTrail(r.db.db, key())).ok).toBe(true);
+  });
+
+  it('names the exact read event a superuser altered, written by the read-audit group commit', async () => {
+    const dossier = (await r.as(orgId).inject({ method: 'GET', url: `/api/orgs/${orgId}/dossiers?limit=1` })).json().items[0];
+    const reads = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => r.as(orgId, 'viewer').inject({ method: 'GET', url: `/api/orgs/${orgId}/dossiers/${dossier.id}`, headers: { 'x-request-id': `tamper-read-${i}` } })),
+    );
+    expect(reads.every((res) => res.statusCode === 200)).toBe(true);
+    const target = (await admin.query("SELECT * FROM audit_event WHERE request_id = 'tamper-read-5'")).rows[0];
+    expect(target).toMatchObject({ action: 'read', entity_id: dossier.id });
+    await asSuperuser("UPDATE audit_event SET source_ip = '203.0.113.99' WHERE id = $1", [target.id]);
+    const report = await verifyAuditTrail(r.db.db, key());
+    expect(report).toMatchObject({ ok: false, broken: { seq: Number(target.seq), id: target.id, reason: expect.stringMatching(/altered/) } });
+    const api = await r.as(orgId).inject({ method: 'GET', url: `/api/orgs/${orgId}/audit/verify` });
+    expect(api.json()).toMatchObject({ ok: false, broken: { seq: Number(target.seq), id: target.id } });
+    const cli = await cliVerify();
+    expect(cli.code).toBe(1);
+    expect(cli.report.regions[0]).toMatchObject({ region: 'eu-west-1', ok: false, broken: { seq: Number(target.seq), id: target.id, reason: expect.stringMatching(/altered/) } });
+    await asSuperuser('UPDATE audit_event SET source_ip = $1 WHERE id = $2', [target.source_ip, target.id]);
+    expect((await verifyAuditTrail(r.db.db, key())).ok).toBe(true);
+    expect(await cliVerify()).toMatchObject({ code: 0, report: { ok: true } });
   });
 
   it('names the missing link when a superuser deletes an event', async () => {

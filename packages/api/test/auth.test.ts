@@ -137,6 +137,19 @@ describe('authentication and authorization', () => {
     });
   });
 
+  it('remembers a verified token only until it expires: the same token is refused once expired', async () => {
+    // Within the 5 s clock tolerance now, beyond it about 2 s from now.
+    const now = Math.floor(Date.now() / 1000);
+    const header = { authorization: `Bearer ${signToken({ ...tokenClaims(victim, 'viewer'), iat: now - 60, exp: now - 3 })}` };
+    const url = `/api/orgs/${victim}/annonces`;
+    expect((await r.app.inject({ method: 'GET', url, headers: header })).statusCode).toBe(200);
+    expect((await r.app.inject({ method: 'GET', url, headers: header })).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, (now + 3) * 1000 - Date.now() + 200));
+    const late = await r.app.inject({ method: 'GET', url, headers: header });
+    expect(late.statusCode).toBe(401);
+    expect(late.json().error.message).toMatch(/expired/);
+  });
+
   it('lets a viewer read but not write, an agent write but not manage users, a dpo handle privacy only', async () => {
     const viewer = r.as(victim, 'viewer');
     expect((await viewer.inject({ method: 'GET', url: `/api/orgs/${victim}/dossiers/${ids.dossier}` })).statusCode).toBe(200);

@@ -15,12 +15,18 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
  */
 async function currentRoles(ctx: AppContext, principal: Principal): Promise<Principal> {
   const { db } = ctx.db;
-  const live = await ctx.cache.read('app_user', principal.userId, () => withTenant(db, principal.orgId, (tx) => findLiveAppUser(tx, principal.userId)));
+  // A miss reads the row once, live or not (one transaction), and caches only a live user.
+  let row: Awaited<ReturnType<typeof findAppUserRow>> | undefined;
+  const live = await ctx.cache.read('app_user', principal.userId, () =>
+    withTenant(db, principal.orgId, async (tx) => {
+      row = await findAppUserRow(tx, principal.userId);
+      return row && row.tombstone === null ? findLiveAppUser(tx, principal.userId) : undefined;
+    }),
+  );
   if (live) {
     if (live.orgId !== principal.orgId) throw unauthenticated('the token does not match its user');
     return { ...principal, roles: [live.role] };
   }
-  const row = await withTenant(db, principal.orgId, (tx) => findAppUserRow(tx, principal.userId));
   if (row) throw unauthenticated('the user of this token no longer exists');
   return principal;
 }
@@ -33,7 +39,7 @@ async function currentRoles(ctx: AppContext, principal: Principal): Promise<Prin
  * (403); (5) the user still exists, with its current role (401; database, cached); (6) the
  * route's roles (403). Nothing is parsed or read for a caller who fails.
  */
-export async function registerAuth(app: FastifyInstance, ctx: AppContext, limitOrganization: (orgId: string) => void = () => undefined): Promise<TokenVerifier> {
+export async function registerAuth(app: FastifyInstance, ctx: AppContext, limitOrganization: (orgId: string) => Promise<void> = async () => undefined): Promise<TokenVerifier> {
   const verifier = await TokenVerifier.create(ctx.config.security.authPublicKey, ctx.config.topology);
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
@@ -46,7 +52,7 @@ export async function registerAuth(app: FastifyInstance, ctx: AppContext, limitO
     const match = BEARER.exec(header.trim());
     if (!match) throw unauthenticated('the Authorization header is not a bearer token');
     const claimed = await verifier.verify(match[1]!);
-    limitOrganization(claimed.orgId);
+    await limitOrganization(claimed.orgId);
     const outOfScope = authorizeScope(claimed, route, params, ctx.config.security.operatorOrgId);
     if (outOfScope) throw outOfScope;
     const principal = await currentRoles(ctx, claimed);

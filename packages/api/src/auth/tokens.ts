@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { SignJWT, errors as joseErrors, importJWK, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
 import { AtlasError, homeRegionOfOrg, isOrgId, type Topology } from '@atlas/core';
 import type { Ed25519Jwk, Role } from '@atlas/db';
@@ -30,6 +31,13 @@ interface AtlasClaims extends JWTPayload {
 const USER_ID = /^usr_[0-9a-z]{26}$/;
 
 export class TokenVerifier {
+  /**
+   * Tokens already verified, by their exact text, until they expire: the same bytes verify the
+   * same way, so a client (or a flood) reusing its token costs a lookup, not an EdDSA check.
+   * Expiry is checked on every hit; whether the user still exists is checked per request elsewhere.
+   */
+  private readonly verified = new LRUCache<string, { principal: Principal; expiresMs: number }>({ max: 10_000 });
+
   private constructor(
     private readonly key: CryptoKey,
     private readonly topology: Topology,
@@ -41,7 +49,14 @@ export class TokenVerifier {
   }
 
   /** The principal of a valid token; ATLAS_ERR_UNAUTHENTICATED for anything else. */
-  async verify(token: string): Promise<Principal> {
+  async verify(token: string, nowMs: number = Date.now()): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known && nowMs < known.expiresMs) return known.principal;
+    if (known) this.verified.delete(token);
+    return this.verifyOnce(token);
+  }
+
+  private async verifyOnce(token: string): Promise<Principal> {
     let payload: AtlasClaims;
     try {
       ({ payload } = await jwtVerify<AtlasClaims>(token, this.key, {
@@ -61,7 +76,10 @@ export class TokenVerifier {
       throw unauthenticated('the token carries unknown roles');
     }
     if (typeof home !== 'string' || homeRegionOfOrg(this.topology, org)?.id !== home) throw unauthenticated("the token's home region does not match its organization");
-    return { userId: sub, orgId: org, roles: roles as Role[], homeRegion: home, tokenId: typeof jti === 'string' ? jti : '' };
+    const principal = { userId: sub, orgId: org, roles: roles as Role[], homeRegion: home, tokenId: typeof jti === 'string' ? jti : '' };
+    // exp is required and numeric once jwtVerify has passed; the same tolerance as jwtVerify's.
+    this.verified.set(token, { principal, expiresMs: (Number(payload.exp) + CLOCK_TOLERANCE_SECONDS) * 1000 });
+    return principal;
   }
 }
 

@@ -1,20 +1,69 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
 import { AtlasError } from '@atlas/core';
+import { memoryLimiter, redisLimiter, type RateLimiter } from './rate-limiter';
 import type { SecurityConfig } from './security-config';
-import { TokenBuckets } from './token-bucket';
 
 /** Throws 429 once an organization has used up its budget. */
-export type OrganizationLimiter = (orgId: string) => void;
+export type OrganizationLimiter = (orgId: string) => Promise<void>;
+
+export interface HardeningOptions {
+  /** Shared counters for every API process of the region; in-process buckets when absent. */
+  readonly redisUrl?: string;
+  readonly region: string;
+  /** Called when Redis could not answer and this process's own bucket decided. */
+  readonly onRedisFallback?: (err: unknown) => void;
+}
+
+interface Limiters {
+  readonly byIp: RateLimiter;
+  readonly byOrg: RateLimiter;
+  /** Resolves once the shared store answers, or after a bounded wait (then: per-process until it does). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function limiters(security: SecurityConfig, options: HardeningOptions): Limiters {
+  if (!options.redisUrl) {
+    return { byIp: memoryLimiter(security.rateLimitPerIp), byOrg: memoryLimiter(security.rateLimitPerOrg), ready: async () => undefined, close: async () => undefined };
+  }
+  const url = options.redisUrl;
+  const connection = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 250,
+    ...(url.startsWith('rediss://') ? { tls: {} } : {}),
+    ...(process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {}),
+  });
+  connection.on('error', () => undefined);
+  const events = options.onRedisFallback ? { fallback: options.onRedisFallback } : {};
+  return {
+    byIp: redisLimiter(connection, options.region, 'ip', security.rateLimitPerIp, events),
+    byOrg: redisLimiter(connection, options.region, 'org', security.rateLimitPerOrg, events),
+    ready: () =>
+      new Promise<void>((resolve) => {
+        if (connection.status === 'ready') return resolve();
+        const timer = setTimeout(resolve, 2_000);
+        connection.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+    close: async () => void (await connection.quit().catch(() => connection.disconnect())),
+  };
+}
 
 /**
  * Rate limits per client IP (checked first on every request, so a flood costs no token
  * verification or database work) and per organization (checked by authentication once the
  * token proves which organization is calling, so nobody can spend another tenant's budget):
- * 429 + Retry-After. Security headers on every response; CORS for allow-listed origins only.
+ * 429 + Retry-After. Counters are shared through Redis when REDIS_URL is set (one budget per
+ * region however many processes serve it), else kept per process. Security headers on every response; CORS for allow-listed origins only.
  */
-export function registerHardening(app: FastifyInstance, security: SecurityConfig, now: () => number = Date.now): OrganizationLimiter {
-  const byIp = new TokenBuckets(security.rateLimitPerIp);
-  const byOrg = new TokenBuckets(security.rateLimitPerOrg);
+export function registerHardening(app: FastifyInstance, security: SecurityConfig, options: HardeningOptions): OrganizationLimiter {
+  const { byIp, byOrg, ready, close } = limiters(security, options);
+  app.addHook('onReady', ready);
+  app.addHook('onClose', close);
   const allowed = new Set(security.corsOrigins);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -26,7 +75,7 @@ export function registerHardening(app: FastifyInstance, security: SecurityConfig
     reply.header('vary', 'Origin');
     // Health and metrics are for the platform's own probes, which must never be throttled.
     if (!request.url.startsWith('/api/')) return;
-    const take = byIp.take(request.ip, now());
+    const take = await byIp.take(request.ip);
     if (!take.allowed) throw limited('this address', take.retryAfterSeconds);
   });
 
@@ -58,8 +107,8 @@ export function registerHardening(app: FastifyInstance, security: SecurityConfig
     }
   });
 
-  return (orgId) => {
-    const take = byOrg.take(orgId, now());
+  return async (orgId) => {
+    const take = await byOrg.take(orgId);
     if (!take.allowed) throw limited('this organization', take.retryAfterSeconds);
   };
 }

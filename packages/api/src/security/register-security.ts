@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { writeAuditCheckpoint } from '@atlas/db';
 import { registerAuth } from '../auth/auth.plugin';
 import type { AppContext } from '../context';
+import { AuditBatcher } from '../lib/audit-batcher';
 import { runRetentionPurge } from '../lib/retention';
 import { auditVerifyRoutes } from '../routes/audit-events/audit-verify.routes';
 import { devTokenRoutes } from '../routes/auth/dev-token.routes';
@@ -9,6 +10,15 @@ import { privacyRoutes } from '../routes/privacy/privacy.routes';
 import { residencyProbeRoutes } from '../routes/residency/residency.routes';
 import { retentionRoutes } from '../routes/retention/retention.routes';
 import { registerHardening } from './hardening.plugin';
+import { AUDIT_BATCH_MAX, AUDIT_QUEUE_MAX } from './security-config';
+import { auditBatcherMetrics, rateLimitFallbackMetric } from './security-metrics';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Group commit of read-audit events (lib/audit-batcher.ts). */
+    auditReads: AuditBatcher;
+  }
+}
 
 /**
  * Everything issue 5 adds to an app, in one call made before any route is registered:
@@ -17,7 +27,17 @@ import { registerHardening } from './hardening.plugin';
  */
 export async function registerSecurity(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const { security } = ctx.config;
-  const limitOrganization = registerHardening(app, security);
+  const limitOrganization = registerHardening(app, security, {
+    region: ctx.config.region.id,
+    ...(ctx.config.redisUrl ? { redisUrl: ctx.config.redisUrl } : {}),
+    onRedisFallback: rateLimitFallbackMetric(ctx.metrics.registry, ctx.config.region.id, (err) => app.log.warn({ err }, 'rate limit: Redis did not answer; this process decided alone')),
+  });
+  const auditReads = new AuditBatcher(
+    ctx.db,
+    { maxPending: security.auditQueueMax ?? AUDIT_QUEUE_MAX, maxBatch: security.auditBatchMax ?? AUDIT_BATCH_MAX },
+    auditBatcherMetrics(ctx.metrics.registry, ctx.config.region.id, (err) => app.log.error({ err }, 'a read-audit batch failed; its reads were refused')),
+  );
+  app.decorate('auditReads', auditReads);
   await registerAuth(app, ctx, limitOrganization);
   await app.register(devTokenRoutes);
   await app.register(residencyProbeRoutes);
@@ -39,6 +59,7 @@ export async function registerSecurity(app: FastifyInstance, ctx: AppContext): P
   });
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer);
+    await auditReads.close();
   });
 }
 

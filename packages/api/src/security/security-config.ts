@@ -20,6 +20,10 @@ export interface SecurityConfig {
   readonly auditSigningKey: Ed25519Jwk;
   /** How often the head of the audit chain is signed; 0 turns the timer off. */
   readonly auditCheckpointMs: number;
+  /** Read-audit events waiting to be committed beyond which reads are refused (503); default 5000. */
+  readonly auditQueueMax?: number;
+  /** Read-audit events committed by one transaction at most; default 200. */
+  readonly auditBatchMax?: number;
   /** Admins of this organization (only) may call region-wide admin routes; unset: any admin. */
   readonly operatorOrgId?: string;
   readonly rateLimitPerIp: RateLimit;
@@ -30,6 +34,9 @@ export interface SecurityConfig {
   /** How often the retention purge runs; 0 turns the timer off. */
   readonly purgeIntervalMs: number;
 }
+
+export const AUDIT_QUEUE_MAX = 5000;
+export const AUDIT_BATCH_MAX = 200;
 
 export class SecurityConfigError extends Error {
   constructor(
@@ -67,6 +74,12 @@ function int(variable: string, text: string | undefined, fallback: number): numb
   if (text === undefined || text === '') return fallback;
   if (!/^\d{1,9}$/.test(text)) throw new SecurityConfigError(variable, 'must be a whole number');
   return Number(text);
+}
+
+function positive(variable: string, text: string | undefined, fallback: number): number {
+  const n = int(variable, text, fallback);
+  if (n < 1) throw new SecurityConfigError(variable, 'must be at least 1');
+  return n;
 }
 
 function retention(text: string | undefined): RetentionPolicy {
@@ -112,6 +125,8 @@ export function securityConfigFromEnv(env: NodeJS.ProcessEnv): SecurityConfig {
     tokenTtlSeconds: int('ATLAS_TOKEN_TTL_SECONDS', env.ATLAS_TOKEN_TTL_SECONDS, 3600),
     auditSigningKey,
     auditCheckpointMs: int('ATLAS_AUDIT_CHECKPOINT_MS', env.ATLAS_AUDIT_CHECKPOINT_MS, 60_000),
+    auditQueueMax: positive('ATLAS_AUDIT_QUEUE_MAX', env.ATLAS_AUDIT_QUEUE_MAX, AUDIT_QUEUE_MAX),
+    auditBatchMax: positive('ATLAS_AUDIT_BATCH_MAX', env.ATLAS_AUDIT_BATCH_MAX, AUDIT_BATCH_MAX),
     ...(operator ? { operatorOrgId: operator } : {}),
     rateLimitPerIp: rate('ATLAS_RATE_LIMIT_IP', env.ATLAS_RATE_LIMIT_IP, { capacity: 1200, perSeconds: 60 }),
     rateLimitPerOrg: rate('ATLAS_RATE_LIMIT_ORG', env.ATLAS_RATE_LIMIT_ORG, { capacity: 3000, perSeconds: 60 }),

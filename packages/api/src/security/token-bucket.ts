@@ -12,8 +12,8 @@ interface Bucket {
 /**
  * Token buckets by key (an IP, an organization): each holds up to `capacity` tokens and
  * regains capacity / perSeconds tokens a second; a request takes one. The clock is passed in.
- * Per process: with N API tasks a region admits up to N times the limit (a shared store such
- * as Redis would make it exact).
+ * Per process: with N API tasks a region admits up to N times the limit; rate-limiter.ts runs
+ * the same bucket in Redis when REDIS_URL is set.
  */
 export class TokenBuckets {
   private readonly buckets = new LRUCache<string, Bucket>({ max: 100_000 });

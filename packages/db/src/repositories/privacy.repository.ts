@@ -38,17 +38,24 @@ async function rows(db: Executor, query: ReturnType<typeof sql>): Promise<Row[]>
 
 /**
  * The subject's rows in every table of the home region, read under the request's tenant.
- * Dossiers match the client e-mail exactly (case-insensitive); activities and documents
+ * Profiles and dossiers match the e-mail whatever its case or surrounding white space (a NULL
+ * e-mail matches nothing); activities and documents
  * follow those dossiers; audit events are those about any of these records or by the user.
  */
 export async function findSubjectRows(db: Executor, s: Subject): Promise<SubjectRows> {
-  const email = s.email ?? '';
   const userId = s.userId ?? '';
-  const profile = await rows(db, sql`SELECT * FROM user_profile WHERE org_id = ${s.orgId} AND (user_id = ${userId} OR lower(email) = ${email}) ORDER BY user_id`);
+  // atlas_normalize_email (migration 023): case and surrounding white space, on both sides.
+  const profile = await rows(
+    db,
+    sql`SELECT * FROM user_profile WHERE org_id = ${s.orgId} AND (user_id = ${userId} OR atlas_normalize_email(email) = atlas_normalize_email(${s.email})) ORDER BY user_id`,
+  );
   const userIds = [...new Set([userId, ...profile.map((p) => String(p.userId))].filter((u) => u !== ''))];
   const appUser = await rows(db, sql`SELECT id, org_id, role, created_at, updated_at, tombstone FROM app_user WHERE org_id = ${s.orgId} AND id = ANY(${userIds}) ORDER BY id`);
   const preferences = await rows(db, sql`SELECT user_id, locale, timezone, theme, preferred_region, updated_at, tombstone FROM user_preferences WHERE user_id = ANY(${userIds}) ORDER BY user_id`);
-  const dossiers = await rows(db, sql`SELECT * FROM dossier WHERE org_id = ${s.orgId} AND lower(client_email) = ${email} ORDER BY id`);
+  const dossiers = await rows(
+    db,
+    sql`SELECT * FROM dossier WHERE org_id = ${s.orgId} AND client_email IS NOT NULL AND atlas_normalize_email(client_email) = atlas_normalize_email(${s.email}) ORDER BY id`,
+  );
   const dossierIds = dossiers.map((d) => String(d.id));
   const activities = await rows(db, sql`SELECT * FROM activity WHERE org_id = ${s.orgId} AND dossier_id = ANY(${dossierIds}::uuid[]) ORDER BY id`);
   const documents = await rows(db, sql`SELECT * FROM document WHERE org_id = ${s.orgId} AND dossier_id = ANY(${dossierIds}::uuid[]) ORDER BY id`);

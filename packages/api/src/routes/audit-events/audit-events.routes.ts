@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { listAuditEvents, withTenant } from '@atlas/db';
-import { auditRequest } from '../crm/crm-resource';
+import { auditRead } from '../crm/crm-resource';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, UUID, decodeCursor, page } from '../../lib/pagination';
 import { ErrorBody, OrgIdParam, Timestamp } from '../../lib/schemas';
 
@@ -47,11 +47,10 @@ export async function auditEventRoutes(base: FastifyInstance): Promise<void> {
       const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
       const { orgId } = request.params;
       const before = decodeCursor(request.query.cursor, UUID);
-      const rows = await withTenant(app.atlas.db.db, orgId, async (tx) => {
-        const found = await listAuditEvents(tx, orgId, { limit, before, entity: request.query.entity, entityId: request.query.entityId });
-        await auditRequest(request, tx, { orgId, action: 'list', entity: 'audit_event', details: { count: Math.min(found.length, limit) } });
-        return found;
-      });
+      const rows = await withTenant(app.atlas.db.db, orgId, (tx) =>
+        listAuditEvents(tx, orgId, { limit, before, entity: request.query.entity, entityId: request.query.entityId }),
+      );
+      await auditRead(request, { orgId, action: 'list', entity: 'audit_event', details: { count: Math.min(rows.length, limit) } });
       return page(rows, limit, (r) => r.id);
     },
   );

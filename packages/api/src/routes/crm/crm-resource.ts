@@ -51,6 +51,17 @@ export function auditRequest(
   return recordAudit(tx, { ...event, actor: actorOf(request), sourceIp: request.ip, requestId: request.id });
 }
 
+/**
+ * Records a read of personal data through the read-audit group commit (lib/audit-batcher.ts):
+ * resolves once the event is committed, so the caller sends the data only after that.
+ */
+export function auditRead(
+  request: FastifyRequest,
+  event: { orgId: string; action: string; entity: string; entityId?: string | null; details?: Record<string, unknown> },
+): Promise<void> {
+  return request.server.auditReads.append({ ...event, actor: actorOf(request), sourceIp: request.ip, requestId: request.id });
+}
+
 /** Refuses a dossierId that does not name a dossier of the same organization. */
 export async function checkDossierLink(db: Executor, orgId: string, body: { dossierId?: string | null }): Promise<void> {
   if (body.dossierId && !(await dossierBelongsTo(db, orgId, body.dossierId))) {
@@ -111,11 +122,8 @@ export function crmRoutes(resource: CrmResource) {
         const limit = query.limit ?? DEFAULT_PAGE_SIZE;
         const { orgId } = request.params;
         const before = decodeCursor(query.cursor, UUID);
-        const rows = await withTenant(db, orgId, async (tx) => {
-          const found = await listRegional(tx, resource.table, orgId, { limit, before, filters: resource.toFilters(query) });
-          if (resource.personal) await audit(request, tx, 'list', null, { count: Math.min(found.length, limit) });
-          return found;
-        });
+        const rows = await withTenant(db, orgId, (tx) => listRegional(tx, resource.table, orgId, { limit, before, filters: resource.toFilters(query) }));
+        if (resource.personal) await auditRead(request, { orgId, action: 'list', entity: resource.entity, details: { count: Math.min(rows.length, limit) } });
         const result = page(rows, limit, (r) => String(r.id));
         return { items: result.items.map(toApi), nextCursor: result.nextCursor };
       },
@@ -126,12 +134,9 @@ export function crmRoutes(resource: CrmResource) {
       { schema: { tags, params: MemberParams, response: { 200: resource.item, 404: ErrorBody, 421: ErrorBody } } },
       async (request) => {
         const { orgId, id } = request.params;
-        const row = await withTenant(db, orgId, async (tx) => {
-          const found = await findRegional(tx, resource.table, orgId, id);
-          if (found && resource.personal) await audit(request, tx, 'read', id);
-          return found;
-        });
+        const row = await withTenant(db, orgId, (tx) => findRegional(tx, resource.table, orgId, id));
         if (!row) throw notFound(`${resource.entity} ${id}`);
+        if (resource.personal) await auditRead(request, { orgId, action: 'read', entity: resource.entity, entityId: id });
         return toApi(row);
       },
     );

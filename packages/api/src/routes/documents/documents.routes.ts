@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { AtlasError, notFound } from '@atlas/core';
 import { findRegional, updateRegional, withTenant, type FilterableQuery } from '@atlas/db';
 import { ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
-import { auditRequest, crmRoutes, type CrmResource } from '../crm/crm-resource';
+import { auditRead, auditRequest, crmRoutes, type CrmResource } from '../crm/crm-resource';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const numberOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -100,7 +100,7 @@ export async function documentRoutes(base: FastifyInstance): Promise<void> {
       if (!row) throw notFound(`document ${id}`);
       const body = await store.get(orgId, id);
       if (!body) throw notFound(`body of document ${id} (not uploaded yet)`);
-      await withTenant(db, orgId, (tx) => auditRequest(request, tx, { orgId, action: 'download', entity: 'document', entityId: id }));
+      await auditRead(request, { orgId, action: 'download', entity: 'document', entityId: id });
       const filename = String(row.filename).replace(/["\\\r\n]/g, '_');
       return reply
         .header('content-type', String(row.contentType))

@@ -5,7 +5,7 @@ import { AtlasError, notFound } from '@atlas/core';
 import { SUBJECT_TABLES, withTenant } from '@atlas/db';
 import { toCsv, tarArchive } from '../../lib/csv-archive';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, UUID, decodeCursor, page } from '../../lib/pagination';
-import { Email, ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
+import { ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
 import { auditRequest } from '../crm/crm-resource';
 import { REQUEST_TYPES, findPrivacyRequest, listPrivacyRequests, processPrivacyRequest, type PrivacyRequestInput } from './privacy.service';
 
@@ -26,12 +26,16 @@ const PrivacyRequest = Type.Object({
   result: Type.Record(Type.String(), Type.Unknown()),
 });
 
+/** An address, possibly with white space around it (trimmed before use); 254 characters inside. */
+const SubjectEmail = Type.String({ maxLength: 300, pattern: '^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]+\\s*$' });
+
 const Body = Type.Object(
   {
     type: Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t))),
     subject: Type.Union([
       Type.Object({ userId: Type.String({ pattern: '^usr_[0-9a-z]{26}$' }) }, { additionalProperties: false }),
-      Type.Object({ email: Email }, { additionalProperties: false }),
+      // As the subject or a colleague typed it: case and surrounding white space are normalised.
+      Type.Object({ email: SubjectEmail }, { additionalProperties: false }),
     ]),
     changes: Type.Optional(
       Type.Object(

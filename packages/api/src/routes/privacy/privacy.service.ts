@@ -64,7 +64,7 @@ async function resolveSubject(ctx: AppContext, tx: Executor, orgId: string, inpu
   }
   const userId = input.userId!;
   const { rows } = await sql<{ email: string }>`SELECT email FROM user_profile WHERE org_id = ${orgId} AND user_id = ${userId}`.execute(tx);
-  const email = rows[0]?.email ?? null;
+  const email = rows[0]?.email === undefined ? null : normalizeEmail(rows[0].email);
   if (email === null) {
     const { rows: users } = await sql<{ id: string }>`SELECT id FROM app_user WHERE org_id = ${orgId} AND id = ${userId}`.execute(tx);
     if (users.length === 0) throw notFound(`user ${userId} in ${orgId}`);

@@ -6,7 +6,7 @@ import { deleteUser, findAppUserRow, findUser, insertUser, listUsers, updateUser
 import { emailBlindIndex, normalizeEmail, userIdFor } from '../../lib/blind-index';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, decodeCursor, page } from '../../lib/pagination';
 import { Email, ErrorBody, OrgIdParam, Timestamp } from '../../lib/schemas';
-import { auditRequest } from '../crm/crm-resource';
+import { auditRead, auditRequest } from '../crm/crm-resource';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const RoleSchema = Type.Union((['admin', 'agent', 'viewer', 'dpo'] as const).map((r) => Type.Literal(r)));
@@ -86,11 +86,8 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
       const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
       const { orgId } = request.params;
       const after = decodeCursor(request.query.cursor, USER_ID);
-      const rows = await withTenant(db, orgId, async (tx) => {
-        const found = await listUsers(tx, orgId, { limit, after, role: request.query.role as Role | undefined });
-        await auditRequest(request, tx, { orgId, action: 'list', entity: 'user', details: { count: Math.min(found.length, limit) } });
-        return found;
-      });
+      const rows = await withTenant(db, orgId, (tx) => listUsers(tx, orgId, { limit, after, role: request.query.role as Role | undefined }));
+      await auditRead(request, { orgId, action: 'list', entity: 'user', details: { count: Math.min(rows.length, limit) } });
       return page(rows, limit, (u) => u.id);
     },
   );
@@ -100,12 +97,9 @@ export async function userRoutes(base: FastifyInstance): Promise<void> {
     { schema: { tags, params: memberParams, response: { 200: User, 404: ErrorBody, 421: ErrorBody } } },
     async (request) => {
       const { orgId, userId } = request.params;
-      const user = await withTenant(db, orgId, async (tx) => {
-        const found = await findUser(tx, orgId, userId);
-        if (found) await auditRequest(request, tx, { orgId, action: 'read', entity: 'user', entityId: userId });
-        return found;
-      });
+      const user = await withTenant(db, orgId, (tx) => findUser(tx, orgId, userId));
       if (!user) throw notFound(`user ${userId}`);
+      await auditRead(request, { orgId, action: 'read', entity: 'user', entityId: userId });
       return user;
     },
   );
