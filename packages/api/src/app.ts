@@ -11,6 +11,7 @@ import { registerErrorHandling } from './plugins/errors';
 import { createMetrics, registerMetrics } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { requireHomeRegion } from './plugins/residency';
+import { registerDrHosting } from './plugins/residency-dr';
 import { registerValidation } from './plugins/validation';
 import { registerSecurity, securityRegionalRoutes } from './security/register-security';
 import { auditEventRoutes } from './routes/audit-events/audit-events.routes';
@@ -23,6 +24,7 @@ import { orgRoutes } from './routes/orgs/orgs.routes';
 import { referentialRoutes } from './routes/referential/referential.routes';
 import { regionRoutes } from './routes/regions/regions.routes';
 import { replicationRoutes } from './routes/replication/replication.routes';
+import { statusRoutes } from './routes/status/status.routes';
 import { preferenceRoutes } from './routes/users/preferences.routes';
 import { userRoutes } from './routes/users/users.routes';
 
@@ -88,6 +90,8 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
 
   registerValidation(app);
   registerErrorHandling(app);
+  // A DR partner hands a failed-over region's requests to that region's own app, before authentication.
+  registerDrHosting(app, ctx, (c, d) => buildApp(c, d, options));
   // Before any route: rate limits, headers, CORS and authentication apply to all that follow.
   await registerSecurity(app, ctx);
   // JSON only, except where a route scope says otherwise (document bodies).
@@ -102,6 +106,7 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
   await app.register(referentialRoutes);
   await app.register(latencyRoutes);
   await app.register(replicationRoutes);
+  await app.register(statusRoutes);
   // Regional data: the residency guard runs before the body is even parsed.
   await app.register(async (regional) => {
     regional.addHook('onRequest', requireHomeRegion(ctx));

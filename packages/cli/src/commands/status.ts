@@ -1,6 +1,6 @@
 import type { Topology } from '@atlas/core';
-import { databaseUrl, loadOrCreateSecrets, replicationStatus } from '@atlas/db';
-import { callControl, controlUrl } from '@atlas/orchestrator';
+import { FORWARDER_PORT_OFFSET, databaseUrl, loadOrCreateSecrets, replicationStatus } from '@atlas/db';
+import { fetchFailoverViews, quietly, summarizeReplication, type LatencyToPeer, type ReplicationSummary } from '@atlas/orchestrator';
 import { httpReady } from '../processes';
 import { renderTable } from '../table';
 
@@ -14,25 +14,18 @@ export interface RegionStatus {
   /** The edge router's view: up/down and the EWMA of its probes; null when no edge answers. */
   readonly edge: { readonly state: string; readonly latencyMs: number | null } | null;
   /** The worst incoming replication link: seconds and bytes behind; null when unknown. */
-  readonly replication: { readonly links: number; readonly maxLagSeconds: number | null; readonly maxLagBytes: number | null; readonly errors: number } | null;
+  readonly replication: ReplicationSummary | null;
+  /** The region's own probes to the others (its GET /api/status?scope=local); null when its API does not answer. */
+  readonly latency: readonly LatencyToPeer[] | null;
+  /** Regions whose organizations this region serves as their DR partner right now. */
+  readonly hosting: readonly string[];
   /** The orchestrator's view; null when it does not answer. */
-  readonly failover: { readonly phase: string; readonly zeroLoss: string; readonly message: string } | null;
+  readonly failover: { readonly phase: string; readonly zeroLoss: string; readonly message: string; readonly primaryHost: string } | null;
 }
 
 interface EdgeView {
   regions: Array<{ region: string; state: string; ewmaMs: number | null }>;
 }
-interface OrchestratorView {
-  regions: Array<{ region: string; phase: string; zeroLoss: string; message: string }>;
-}
-
-const quietly = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
-  try {
-    return await work();
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * One view of the cluster: each region's readiness, the edge's health and latency, the
@@ -43,16 +36,22 @@ export async function collectStatus(topology: Topology, home: string, edgePort =
   const secrets = await loadOrCreateSecrets(home, topology.regions.map((r) => r.id));
   const [edge, orchestrator] = await Promise.all([
     quietly(async () => (await (await fetch(`http://127.0.0.1:${edgePort}/edge/status`, { signal: AbortSignal.timeout(1_000) })).json()) as EdgeView),
-    quietly(async () => (await callControl<OrchestratorView>(await controlUrl(home), 'GET', '/status', 2_000)).body),
+    fetchFailoverViews(home, 2_000),
   ]);
   return Promise.all(
     topology.regions.map(async (r) => {
       const apiUrl = `http://127.0.0.1:${r.apiPort}`;
-      const links = await quietly(() => replicationStatus(databaseUrl('postgres', secrets.superuserPassword, r.dbPort)));
-      const lags = (links ?? []).map((l) => l.lagSeconds).filter((v): v is number => v !== null);
-      const bytes = (links ?? []).map((l) => l.lagBytes).filter((v): v is number => v !== null);
+      // Through the forwarder, which follows the primary after a failover; else the home node.
+      const links =
+        (await quietly(() => replicationStatus(databaseUrl('postgres', secrets.superuserPassword, r.dbPort + FORWARDER_PORT_OFFSET)))) ??
+        (await quietly(() => replicationStatus(databaseUrl('postgres', secrets.superuserPassword, r.dbPort))));
       const e = edge?.regions.find((x) => x.region === r.id);
-      const f = orchestrator?.regions.find((x) => x.region === r.id);
+      const f = orchestrator?.get(r.id);
+      const own = await quietly(async () => {
+        const res = await fetch(`${apiUrl}/api/status?scope=local`, { signal: AbortSignal.timeout(3_000) });
+        const body = (await res.json()) as { regions: Array<{ region: string; latency: LatencyToPeer[] | null; hosting: string[] }> };
+        return body.regions.find((x) => x.region === r.id);
+      });
       return {
         id: r.id,
         jurisdiction: r.jurisdiction,
@@ -60,29 +59,24 @@ export async function collectStatus(topology: Topology, home: string, edgePort =
         databaseUrl: `postgres://127.0.0.1:${r.dbPort}/atlas`,
         ready: await httpReady(`${apiUrl}/readyz`).catch(() => false),
         edge: e ? { state: e.state, latencyMs: e.ewmaMs } : null,
-        replication: links
-          ? {
-              links: links.length,
-              maxLagSeconds: lags.length > 0 ? Math.max(...lags) : null,
-              maxLagBytes: bytes.length > 0 ? Math.max(...bytes) : null,
-              errors: links.reduce((n, l) => n + l.applyErrorCount, 0),
-            }
-          : null,
-        failover: f ? { phase: f.phase, zeroLoss: f.zeroLoss, message: f.message } : null,
+        replication: links ? summarizeReplication(links) : null,
+        latency: own?.latency ?? null,
+        hosting: own?.hosting ?? [],
+        failover: f ? { phase: f.phase, zeroLoss: f.zeroLoss, message: f.message, primaryHost: f.primaryHost } : null,
       };
     }),
   );
 }
 
 /** `atlas status`: exit code 0 when every region is ready, 1 otherwise. */
-export async function status(options: { topology: Topology; home: string; json: boolean; log: (line: string) => void }): Promise<number> {
-  const regions = await collectStatus(options.topology, options.home);
+export async function status(options: { topology: Topology; home: string; json: boolean; edgePort?: number; log: (line: string) => void }): Promise<number> {
+  const regions = await collectStatus(options.topology, options.home, options.edgePort);
   if (options.json) {
     options.log(JSON.stringify({ regions }, null, 2));
   } else {
     options.log(
       renderTable(
-        ['region', 'jurisdiction', 'api', 'ready', 'edge', 'edge ms', 'repl lag s', 'failover', 'zero-loss'],
+        ['region', 'jurisdiction', 'api', 'ready', 'edge', 'edge ms', 'repl lag s', 'p50 ms to peers', 'failover', 'zero-loss', 'hosting'],
         regions.map((r) => [
           r.id,
           r.jurisdiction,
@@ -91,8 +85,10 @@ export async function status(options: { topology: Topology; home: string; json: 
           r.edge?.state ?? '?',
           r.edge?.latencyMs?.toFixed(1) ?? '?',
           r.replication?.maxLagSeconds?.toFixed(3) ?? '?',
+          r.latency ? r.latency.map((l) => `${l.to} ${l.p50Ms.toFixed(0)}`).join(', ') || '-' : '?',
           r.failover?.phase ?? '?',
           r.failover?.zeroLoss ?? '?',
+          r.hosting.join(', ') || '-',
         ]),
       ),
     );
