@@ -1,5 +1,16 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-import { DelayProxy, endpointFromUrl, oneWayDelayMs, repointSubscription, setupMesh, waitForReplication, type MeshNode } from '@atlas/db';
+import {
+  APPLY_SYNCHRONOUS_COMMIT,
+  DelayProxy,
+  endpointFromUrl,
+  oneWayDelayMs,
+  repointSubscription,
+  setupMesh,
+  waitForReplication,
+  type MeshNode,
+} from '@atlas/db';
 import { startFreshRegions, type FreshRegions } from '../test/support/fresh-regions';
 import { machineDescription, ms, percentile } from './report';
 
@@ -16,6 +27,7 @@ import { machineDescription, ms, percentile } from './report';
 
 const LAG_SECONDS = Number(process.env.BENCH_REPLICATION_SECONDS ?? 3);
 const THROUGHPUT_WRITES = Number(process.env.BENCH_REPLICATION_WRITES ?? 2000);
+const THROUGHPUT_ROUNDS = Number(process.env.BENCH_REPLICATION_ROUNDS ?? 3);
 const WRITERS = 8;
 const CHANNEL = 'atlas_global_changed';
 
@@ -49,6 +61,18 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
   });
   await listener.query(`LISTEN ${CHANNEL}`);
   const writers = await connectAll(publisher.adminUrl, WRITERS);
+  // Warm-up: the link must be streaming before the clock starts. Right after a re-point the
+  // subscription's worker is still reconnecting (up to wal_retrieve_retry_interval plus the
+  // handshake round trips), and the first writes would measure that instead of the lag.
+  const warm = `usr_${tag}_warm`;
+  await writers[0]!.query("INSERT INTO user_preferences (user_id, locale) VALUES ($1, 'en')", [warm]);
+  const warmDeadline = performance.now() + 15_000;
+  while (!arrived.has(`user_preferences:${warm}`)) {
+    if (performance.now() > warmDeadline)
+      throw new Error(`the link from ${publisher.region} to ${subscriber.region} did not deliver the warm-up write`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  arrived.clear();
   const total = Math.round(rate * LAG_SECONDS);
   const committed = new Map<string, number>();
   const started = performance.now();
@@ -85,24 +109,65 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
   };
 }
 
-async function setTriggers(nodes: readonly MeshNode[], enabled: boolean): Promise<void> {
+type TriggerMode = 'plain' | 'conflict' | 'full';
+const MODE_LABEL: Record<TriggerMode, string> = {
+  full: 'conflict triggers + cache notification (stamp + apply + notify: production)',
+  conflict: 'conflict triggers only (stamp + apply; cache notification off)',
+  plain: 'plain logical replication (user triggers disabled)',
+};
+
+/**
+ * plain: no user trigger (PostgreSQL's own logical replication); conflict: the stamp and the
+ * replica-only apply trigger; full: those plus the ALWAYS cache-notification trigger.
+ */
+async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promise<void> {
   for (const node of nodes) {
     const c = new pg.Client({ connectionString: node.adminUrl });
     await c.connect();
     try {
       for (const t of ['organization', 'app_user', 'user_preferences', 'referential']) {
-        // USER covers the stamp, apply and notification triggers; the replica one must be
-        // re-marked ENABLE REPLICA afterwards, the notification one ENABLE ALWAYS.
-        await c.query(`ALTER TABLE ${t} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
-        if (enabled) {
-          await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply`);
-          await c.query(`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER atlas_notify_global_change`).catch(() => undefined);
-        }
+        await c.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
+        if (mode === 'plain') continue;
+        await c.query(`ALTER TABLE ${t} ENABLE TRIGGER atlas_stamp`);
+        await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply`);
+        if (mode === 'full') await c.query(`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER atlas_notify_global_change`);
       }
     } finally {
       await c.end();
     }
   }
+}
+
+/**
+ * CPU time (ms) used so far by one PostgreSQL cluster: its postmaster, the children it has
+ * reaped (backends that ended) and the children alive now. Counts only the database's work,
+ * not this process's nor other programs sharing the machine: a figure that holds still when
+ * the machine is busy, unlike writes per second.
+ */
+function clusterCpuMs(dataDir: string): number {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const ticks = (pid: number | string): { ppid: number; own: number; reaped: number } | undefined => {
+    try {
+      // Fields after the command name (which may hold spaces): state ppid … utime stime cutime cstime.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      return { ppid: f[1]!, own: f[11]! + f[12]!, reaped: f[13]! + f[14]! };
+    } catch {
+      return undefined; // ended meanwhile: its time is in the postmaster's reaped total
+    }
+  };
+  let total = 0;
+  const root = ticks(postmaster);
+  if (root) total += root.own + root.reaped;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const t = ticks(entry);
+    if (t?.ppid === postmaster) total += t.own;
+  }
+  return (total * 1000) / 100; // USER_HZ = 100 on Linux
 }
 
 /** Writes per second from the first write to the last one applied on the subscriber. */
@@ -126,8 +191,24 @@ async function measureThroughput(publisher: MeshNode, subscriber: MeshNode, tag:
     }),
   );
   await Promise.all(writers.map((c) => c.end()));
-  await waitForReplication([publisher], { timeoutMs: 120_000 });
-  void subscriber;
+  // Done when the subscriber holds what the publisher holds (applied and committed there);
+  // not the slot's confirmed flush, which with synchronous_commit = off trails the apply by
+  // up to the WAL writer's delay.
+  const digest = `SELECT md5(coalesce(string_agg(id || '=' || label, ',' ORDER BY id), '')) AS d FROM referential WHERE kind = $1`;
+  const pub = new pg.Client({ connectionString: publisher.adminUrl });
+  const sub = new pg.Client({ connectionString: subscriber.adminUrl });
+  await Promise.all([pub.connect(), sub.connect()]);
+  try {
+    const want = (await pub.query<{ d: string }>(digest, [tag])).rows[0]!.d;
+    const deadline = performance.now() + 120_000;
+    while ((await sub.query<{ d: string }>(digest, [tag])).rows[0]!.d !== want) {
+      if (performance.now() > deadline) throw new Error(`${subscriber.region} did not receive the throughput writes within 120 s`);
+      // Coarse enough that the polling's own CPU stays small next to the writes'.
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    await Promise.all([pub.end(), sub.end()]);
+  }
   return THROUGHPUT_WRITES / ((performance.now() - started) / 1000);
 }
 
@@ -156,19 +237,24 @@ export async function runReplicationBench(log: (line: string) => void = console.
     await repointSubscription(us.adminUrl, 'eu-west-1', endpointFromUrl(eu.adminUrl));
     await waitForReplication([eu]);
 
-    // Alternate the two modes to spread the machine's noise over both.
-    const withTriggers: number[] = [];
-    const plain: number[] = [];
-    for (let round = 0; round < 2; round++) {
-      for (const enabled of [true, false]) {
-        await setTriggers([eu, us], enabled);
-        log(`replication bench: throughput ${enabled ? 'with conflict triggers' : 'plain'} (round ${round + 1})`);
-        (enabled ? withTriggers : plain).push(await measureThroughput(eu, us, `tp${round}${enabled ? 't' : 'p'}`));
+    // Alternate the modes to spread the machine's noise over all of them.
+    const rounds: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
+    const cpuPerWrite: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
+    const dataDirs = fresh.databases.map((d) => d.node.dataDir);
+    const cpuNow = () => dataDirs.reduce((sum, dir) => sum + clusterCpuMs(dir), 0);
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      for (const mode of ['full', 'conflict', 'plain'] as const) {
+        await setTriggers([eu, us], mode);
+        log(`replication bench: throughput, ${MODE_LABEL[mode]} (round ${round + 1})`);
+        const cpuBefore = cpuNow();
+        rounds[mode].push(await measureThroughput(eu, us, `tp${round}${mode[0]}`));
+        cpuPerWrite[mode].push(((cpuNow() - cpuBefore) * 1000) / THROUGHPUT_WRITES);
       }
     }
-    await setTriggers([eu, us], true);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    await setTriggers([eu, us], 'full');
     const best = (xs: number[]) => Math.max(...xs);
-    const ratio = best(withTriggers) / best(plain);
+    const ratio = (mode: TriggerMode) => best(rounds[mode]) / best(rounds.plain);
 
     const rows = lag.map(
       (f) =>
@@ -177,19 +263,22 @@ export async function runReplicationBench(log: (line: string) => void = console.
     const markdown = [
       machineDescription(),
       '',
-      `Two regions (eu-west-1 → us-east-1), PostgreSQL 18 logical replication with the Atlas conflict triggers, subscription with synchronous_commit = on. ${WRITERS} writer connections, single-row INSERTs into a global table (user_preferences), paced to the target rate for ${LAG_SECONDS} s. Lag = change notification from the subscriber's apply commit received − commit acknowledged by the publisher (same process clock). WAN = the link re-pointed through the latency-injecting proxy.`,
+      `Two regions (eu-west-1 → us-east-1), PostgreSQL 18 logical replication with the Atlas conflict triggers, subscription with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}. ${WRITERS} writer connections, single-row INSERTs into a global table (user_preferences), paced to the target rate for ${LAG_SECONDS} s. Lag = change notification from the subscriber's apply commit received − commit acknowledged by the publisher (same process clock). WAN = the link re-pointed through the latency-injecting proxy.`,
       '',
       '| target writes/s | WAN | writes | achieved writes/s | lag p50 ms | lag p95 ms | lag p99 ms | not arrived |',
       '|---:|---|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
-      `Throughput: ${THROUGHPUT_WRITES} writes (half inserts, half updates) by ${WRITERS} connections as fast as possible, timed until the subscriber confirmed all of them; best of two alternating rounds each.`,
+      `Throughput: ${THROUGHPUT_WRITES} writes (half inserts, half updates) by ${WRITERS} connections as fast as possible, timed until the subscriber holds all of them (same digest of the rows as the publisher); best of ${THROUGHPUT_ROUNDS} alternating rounds each. The issue's goal compares the conflict triggers with plain logical replication; the production row adds the cache-invalidation NOTIFY, which PostgreSQL serialises at commit (one global lock held through the commit's WAL flush).`,
       '',
-      '| mode | writes/s (rounds) |',
-      '|---|---|',
-      `| with conflict triggers (stamp + apply + notify) | ${best(withTriggers).toFixed(0)} (${withTriggers.map((x) => x.toFixed(0)).join(', ')}) |`,
-      `| plain logical replication (user triggers disabled) | ${best(plain).toFixed(0)} (${plain.map((x) => x.toFixed(0)).join(', ')}) |`,
-      `| ratio triggers / plain | ${ratio.toFixed(2)} |`,
+      '| mode | writes/s (rounds) | ratio to plain | database CPU µs per write (median of rounds) | plain CPU / mode CPU |',
+      '|---|---|---:|---:|---:|',
+      ...(['full', 'conflict', 'plain'] as const).map(
+        (mode) =>
+          `| ${MODE_LABEL[mode]} | ${best(rounds[mode]).toFixed(0)} (${rounds[mode].map((x) => x.toFixed(0)).join(', ')}) | ${ratio(mode).toFixed(2)} | ${median(cpuPerWrite[mode]).toFixed(0)} | ${(median(cpuPerWrite.plain) / median(cpuPerWrite[mode])).toFixed(2)} |`,
+      ),
+      '',
+      "Database CPU = CPU time of both clusters' PostgreSQL processes (publisher backends, walsender, apply worker, WAL writer…) during the round, read from /proc, divided by the writes: unlike writes per second, it does not move with the load other programs put on the machine.",
     ].join('\n');
     return { markdown };
   } finally {

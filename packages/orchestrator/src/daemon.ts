@@ -1,12 +1,13 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Topology } from '@atlas/core';
-import { defaultRegionPorts, fenceServer, regionLayout, type RegionPorts } from '@atlas/db';
+import { databaseUrl, defaultRegionPorts, fenceServer, regionLayout, type RegionPorts } from '@atlas/db';
 import { DEFAULT_THRESHOLDS, type FailoverThresholds, type Phase } from './core/index';
 import { startControlServer, type ControlServer } from './control-server';
 import { DbForwarder } from './db-forwarder';
 import { FailoverLog } from './failover-log';
 import { RegionRunner } from './region-runner';
+import { checkRepairInterval, failoverInProgress, repairIntervalFromEnv, startRepairSchedule, type RepairSchedule } from './repair-schedule';
 import type { SwitchoverResult } from './switchover';
 
 export interface OrchestratorOptions {
@@ -31,6 +32,8 @@ export interface OrchestratorOptions {
   readonly repairGlobalTables?: (region: string) => Promise<void>;
   /** The region API's PID, frozen by `chaos kill-region` and thawed by `revive`. */
   readonly apiPid?: (region: string) => number | undefined;
+  /** Scheduled anti-entropy pass interval (default: ATLAS_REPAIR_INTERVAL_MS, else 5 minutes). */
+  readonly repairIntervalMs?: number;
 }
 
 export interface ChaosResult {
@@ -50,6 +53,8 @@ export interface Orchestrator {
   killRegion(region: string): Promise<ChaosResult>;
   revive(region: string): Promise<ChaosResult>;
   readonly runners: ReadonlyMap<string, RegionRunner>;
+  /** The scheduled anti-entropy pass over the watched regions (repair-schedule.ts). */
+  readonly repairSchedule: RepairSchedule;
   readonly controlUrl: string | undefined;
   /** Stops probing, the forwarders, the control port and the standbys it started. Primaries keep running. */
   stop(): Promise<void>;
@@ -70,6 +75,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const thresholds: FailoverThresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   const clock = options.clock ?? Date.now;
+  const repairIntervalMs = checkRepairInterval(options.repairIntervalMs ?? repairIntervalFromEnv());
   const downHosts = new Set<string>();
   const regions = options.topology.regions.filter((r) => !options.regions || options.regions.includes(r.id));
   const runners = new Map<string, RegionRunner>();
@@ -126,8 +132,17 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     }
   };
 
+  // Through the forwarders, so a pass reaches whichever server is the primary now.
+  const repairSchedule = startRepairSchedule({
+    intervalMs: repairIntervalMs,
+    nodes: () => [...runners.values()].map((r) => ({ region: r.region, adminUrl: databaseUrl('postgres', options.superuserPassword, r.status().forwarder.port) })),
+    skipReason: () => failoverInProgress(runners.values()),
+    log,
+  });
+
   const orchestrator: Orchestrator = {
     runners,
+    repairSchedule,
     get controlUrl() {
       return control?.url;
     },
@@ -183,6 +198,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       return { region, action: 'revive', detail: { primaryRestarted: restarted, apiThawed: apiPid ?? null } };
     },
     async stop() {
+      await repairSchedule.stop();
       await control?.close();
       await Promise.all([...runners.values()].map((r) => r.stop()));
       for (const r of runners.values()) await r.stopStandby();

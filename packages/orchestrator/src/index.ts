@@ -8,3 +8,5 @@ export * from './metrics';
 export * from './region-runner';
 export * from './switchover';
 export * from './webhook';
+export * from './cluster-status';
+export * from './repair-schedule';

@@ -1,8 +1,14 @@
 import { PHASES } from './core/index';
 import type { Orchestrator } from './daemon';
+import { REPAIR_METRIC_NAMES, renderRepairMetrics } from './repair-schedule';
 
 /** The metrics the orchestrator exposes on GET /metrics of its control port (Prometheus text format). */
-export const ORCHESTRATOR_METRIC_NAMES = ['atlas_failovers_total', 'atlas_sync_replication_suspended', 'atlas_failover_phase'] as const;
+export const ORCHESTRATOR_METRIC_NAMES = [
+  'atlas_failovers_total',
+  'atlas_sync_replication_suspended',
+  'atlas_failover_phase',
+  ...REPAIR_METRIC_NAMES,
+] as const;
 
 export function renderMetrics(orchestrator: Orchestrator): string {
   const regions = [...orchestrator.runners.values()];
@@ -16,6 +22,7 @@ export function renderMetrics(orchestrator: Orchestrator): string {
     '# HELP atlas_failover_phase 1 for the phase of the failover state machine each region is in.',
     '# TYPE atlas_failover_phase gauge',
     ...regions.flatMap((r) => PHASES.map((p) => `atlas_failover_phase{region="${r.region}",phase="${p}"} ${r.state.phase === p ? 1 : 0}`)),
+    ...renderRepairMetrics(orchestrator.repairSchedule.stats()),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -54,20 +54,30 @@ export interface MeshReport {
  * Subscription options. origin = none: only changes made in the publisher itself travel,
  * so nothing loops. copy_data = false: existing rows travel through the conflict rule
  * instead (initialSync). failover = true: the slot follows the publisher's standby.
- * synchronous_commit = on: an applied change is flushed before it is confirmed to the
- * publisher, so a subscriber crash cannot lose it (POSTGRES_FACTS.md).
+ * synchronous_commit = off: the apply worker does not wait for a WAL flush (and a
+ * synchronous standby) at every applied transaction. A crash of the subscriber still loses
+ * nothing: the worker confirms to the publisher only positions its WAL has flushed, and the
+ * slot sends the rest again. What a failover to the subscriber's standby can lose (the
+ * standby had not received it; with 'on' too when only the postmaster dies,
+ * POSTGRES_FACTS.md) the anti-entropy pass restores, after every failover and on a schedule.
+ * 'on' made the single apply worker wait for one flush per transaction: measured, it capped
+ * apply throughput and, through the simulated WAN, turned bursts into queues (p95 lag
+ * 0.7 s at 200 writes/s against 60 ms with 'off'; bench/replication.bench.ts).
  */
-const SUBSCRIPTION_OPTIONS =
-  "origin = none, copy_data = false, failover = true, synchronous_commit = 'on', streaming = 'on', disable_on_error = false";
+export const APPLY_SYNCHRONOUS_COMMIT = 'off';
+const SUBSCRIPTION_OPTIONS = `origin = none, copy_data = false, failover = true, synchronous_commit = '${APPLY_SYNCHRONOUS_COMMIT}', streaming = 'on', disable_on_error = false`;
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 async function ensurePublication(client: pg.Client, tables: readonly string[]): Promise<MeshStepStatus> {
   const list = tables.map((t) => client.escapeIdentifier(t)).join(', ');
-  const { rows } = await client.query<{ puballtables: boolean; pubtruncate: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean }>(
-    'SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = $1',
-    [PUBLICATION_NAME],
-  );
+  const { rows } = await client.query<{
+    puballtables: boolean;
+    pubtruncate: boolean;
+    pubinsert: boolean;
+    pubupdate: boolean;
+    pubdelete: boolean;
+  }>('SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = $1', [PUBLICATION_NAME]);
   const pub = rows[0];
   // A truncate would empty the table in every region at once: not published.
   const create = `CREATE PUBLICATION ${PUBLICATION_NAME} FOR TABLE ${list} WITH (publish = 'insert, update, delete')`;
@@ -156,11 +166,21 @@ export async function setupMesh(nodes: readonly MeshNode[], options: MeshOptions
       try {
         const conninfo = linkConninfo(from, to, options);
         const status = await withClient(to.adminUrl, async (subscriber) => {
-          const { rows } = await subscriber.query<{ subconninfo: string }>('SELECT subconninfo FROM pg_subscription WHERE subname = $1', [name]);
+          const { rows } = await subscriber.query<{ subconninfo: string; subsynccommit: string }>(
+            'SELECT subconninfo, subsynccommit FROM pg_subscription WHERE subname = $1',
+            [name],
+          );
           if (rows[0]) {
-            if (rows[0].subconninfo === conninfo) return 'unchanged' as const;
-            await subscriber.query(`ALTER SUBSCRIPTION ${name} CONNECTION ${subscriber.escapeLiteral(conninfo)}`);
-            return 'updated' as const;
+            let changed = false;
+            if (rows[0].subsynccommit !== APPLY_SYNCHRONOUS_COMMIT) {
+              await subscriber.query(`ALTER SUBSCRIPTION ${name} SET (synchronous_commit = '${APPLY_SYNCHRONOUS_COMMIT}')`);
+              changed = true;
+            }
+            if (rows[0].subconninfo !== conninfo) {
+              await subscriber.query(`ALTER SUBSCRIPTION ${name} CONNECTION ${subscriber.escapeLiteral(conninfo)}`);
+              changed = true;
+            }
+            return changed ? ('updated' as const) : ('unchanged' as const);
           }
           await withClient(from.adminUrl, (publisher) => dropStaleSlot(publisher, name));
           await createSubscription(subscriber, name, conninfo);
@@ -203,7 +223,11 @@ async function findSubscription(client: pg.Client, peerRegion: string): Promise<
  * (through a WAN proxy, or to a promoted standby). The worker reconnects by itself and
  * resumes from its slot: nothing is lost or repeated.
  */
-export async function repointSubscription(adminUrl: string, peerRegion: string, endpoint: LinkEndpoint): Promise<{ subscription: string; changed: boolean }> {
+export async function repointSubscription(
+  adminUrl: string,
+  peerRegion: string,
+  endpoint: LinkEndpoint,
+): Promise<{ subscription: string; changed: boolean }> {
   return withClient(adminUrl, async (c) => {
     const sub = await findSubscription(c, peerRegion);
     const current = parseConninfo(sub.conninfo);
@@ -245,7 +269,11 @@ export interface ResyncReport {
  * publisherUrl: a direct superuser URL of the publisher; default: the subscription's own
  * connection (which may pass through a WAN proxy).
  */
-export async function resyncSubscription(adminUrl: string, peerRegion: string, options: { publisherUrl?: string } = {}): Promise<ResyncReport> {
+export async function resyncSubscription(
+  adminUrl: string,
+  peerRegion: string,
+  options: { publisherUrl?: string } = {},
+): Promise<ResyncReport> {
   const { name, conninfo, region } = await withClient(adminUrl, async (c) => {
     const sub = await findSubscription(c, peerRegion);
     await c.query(`ALTER SUBSCRIPTION ${sub.name} DISABLE`);
