@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/core/test/**/*.test.ts', 'infra/test/**/*.test.ts'],
+          include: ['packages/core/test/**/*.test.ts', 'infra/test/**/*.test.ts', 'test/support/**/*.test.ts'],
           // Loading Pulumi's SDK cold takes seconds on a busy 2-core machine.
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -19,6 +19,15 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // The web app in Debian's Chromium against a cluster started by `atlas up` (its own databases).
+          name: 'e2e',
+          include: ['packages/web/e2e/**/*.e2e.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -12,6 +12,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<{ markdown: st
   edge: { title: 'Edge router (issue 4)', run: () => runEdgeBench() },
   failover: { title: 'Failover (issue 4)', run: () => runFailoverBench() },
   privacy: { title: 'Privacy and auth (issue 5)', run: () => runPrivacyBench() },
+  web: { title: 'Web app (issue 6)', run: async () => (await import('./web')).runWebBench() },
 };
 
 async function main(): Promise<void> {

@@ -53,6 +53,30 @@ describe('decideRoute', () => {
       { region: 'eu-west-1', reason: 'org-home' },
     ],
     [
+      "the client's chosen region for global data, over token and country",
+      view(DEFAULT),
+      { dataClass: 'global', clientRegion: 'us-east-1', homeRegionHint: 'eu-west-1', country: 'FR' },
+      { region: 'us-east-1', reason: 'client-choice' },
+    ],
+    [
+      "the client's choice never moves an organization's regional data",
+      view(DEFAULT),
+      { dataClass: 'regional', orgId: EU, clientRegion: 'us-east-1' },
+      { region: 'eu-west-1', reason: 'org-home' },
+    ],
+    [
+      'an unknown chosen region is ignored',
+      view(DEFAULT),
+      { dataClass: 'global', clientRegion: 'mars-1', country: 'SG' },
+      { region: 'ap-southeast-1', reason: 'country:SG' },
+    ],
+    [
+      'a chosen region that is down fails over like any global preference',
+      view(DEFAULT, ['us-east-1']),
+      { dataClass: 'global', clientRegion: 'us-east-1' },
+      { region: 'eu-west-1', reason: 'failover:global' },
+    ],
+    [
       'token home without org in path',
       view(DEFAULT),
       { dataClass: 'global', homeRegionHint: 'ap-southeast-1', country: 'FR' },

@@ -11,3 +11,5 @@ export {
 export { openCountryLookup, noCountryLookup, type CountryLookup } from './geo';
 export { RegionMonitor, type RegionStatus } from './region-monitor';
 export { EDGE_REGION, REPLAY_HEADER } from './proxy';
+export { serveWebApp } from './web-app';
+export { CLIENT_REGION_HEADER } from './proxy';

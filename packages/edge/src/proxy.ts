@@ -26,6 +26,9 @@ export interface ProxyDeps {
   readonly homeHint?: (request: FastifyRequest) => string | undefined;
 }
 
+/** The client's chosen region for requests that no organization's home decides (web app). */
+export const CLIENT_REGION_HEADER = 'atlas-region-hint';
+
 /** Sent with a replayed request: whoever receives it must not replay it again. */
 export const REPLAY_HEADER = 'atlas-replay';
 /** Region an edge answers itself as (its own endpoints, and 503s when no region may serve). */
@@ -154,7 +157,13 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps, prefix: '/*
     const what = classifyPath(request.url);
     // The database look-up only when no CDN header already names the country.
     const country = countryOf(request.headers) ?? countryOf({}, deps.lookupCountry(request.ip));
-    const decision = decideRoute(monitor.view(), { ...what, country, homeRegionHint: deps.homeHint?.(request) });
+    const hint = request.headers[CLIENT_REGION_HEADER];
+    const decision = decideRoute(monitor.view(), {
+      ...what,
+      country,
+      homeRegionHint: deps.homeHint?.(request),
+      ...(typeof hint === 'string' ? { clientRegion: hint } : {}),
+    });
     if (decision.kind === 'unavailable') return sendUnavailable(reply, decision, metrics);
     forward(request, reply, decision, { mayReplay: request.headers[REPLAY_HEADER] === undefined });
     return reply;

@@ -1,5 +1,6 @@
 import { buildEdge } from './app';
 import { EdgeConfigError, edgeConfigFromEnv } from './config';
+import { serveWebApp } from './web-app';
 
 /** Entry point of the edge router process: config from the environment, graceful stop. */
 async function main(): Promise<void> {
@@ -10,7 +11,8 @@ async function main(): Promise<void> {
     process.stderr.write(`atlas-edge: ${(err as Error).message}\n`);
     process.exit(err instanceof EdgeConfigError ? 78 : 1);
   }
-  const app = await buildEdge(config);
+  // The web app is served when ATLAS_EDGE_WEB_ROOT names its build output (`atlas up` sets it).
+  const app = await buildEdge(config, { webApp: serveWebApp });
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;

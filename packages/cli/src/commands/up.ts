@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Topology } from '@atlas/core';
+import type { RegionConfig, Topology } from '@atlas/core';
 import {
   PgNode,
   databaseUrl,
@@ -9,6 +9,7 @@ import {
   prepareRegionPrimary,
   publicJwk,
   regionDir,
+  regionLayout,
   repairGlobalTables,
   setupMesh,
   type RegionDatabase,
@@ -19,6 +20,7 @@ import { API_SERVER, EDGE_SERVER, httpReady, spawnTs, stopChild, waitFor } from 
 import { clearState, isAlive, readState, writeState, type ClusterState } from '../state';
 import { renderTable } from '../table';
 import { startWan, type Wan } from '../wan';
+import { ensureWebApp } from '../web-app';
 
 export interface UpOptions {
   readonly home: string;
@@ -30,6 +32,8 @@ export interface UpOptions {
   readonly wan?: boolean;
   /** The edge router's port (8080). */
   readonly edgePort?: number;
+  /** Build (when stale) and serve the web app at the edge (default on; ATLAS_WEB=off turns it off). */
+  readonly web?: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -114,6 +118,16 @@ export async function up(options: UpOptions): Promise<void> {
   });
 
   try {
+    // First, while nothing runs yet: a failed build leaves no database to stop.
+    let webRoot: string | null = null;
+    if (options.web !== false) {
+      const web = await ensureWebApp(log);
+      if (web.status === 'failed') log(`web app: NOT served (${web.error}); the API is still available through the edge`);
+      else {
+        webRoot = web.root;
+        log(web.status === 'built' ? `web app: built in ${Math.round(web.ms / 1000)} s` : 'web app: build is up to date');
+      }
+    }
     const total = topology.regions.length;
     // One after another: first initialisations race on useradd.
     for (const [i, region] of topology.regions.entries()) {
@@ -133,6 +147,8 @@ export async function up(options: UpOptions): Promise<void> {
       topology,
       superuserPassword: secrets.superuserPassword,
       controlPort: Number(process.env.ATLAS_ORCHESTRATOR_PORT ?? DEFAULT_CONTROL_PORT),
+      // A loaded machine can stall a healthy primary's answer past the default 1 s probe timeout.
+      ...(process.env.ATLAS_PROBE_TIMEOUT_MS ? { probeTimeoutMs: positiveMs('ATLAS_PROBE_TIMEOUT_MS', process.env.ATLAS_PROBE_TIMEOUT_MS) } : {}),
       ...(process.env.ATLAS_WEBHOOK_URL ? { webhookUrl: process.env.ATLAS_WEBHOOK_URL } : {}),
       // Peers reach a region through its forwarder, which already follows the new primary.
       restoreReplicationLinks: async () => undefined,
@@ -169,6 +185,8 @@ export async function up(options: UpOptions): Promise<void> {
         ATLAS_AUTH_SIGNING_KEY: JSON.stringify(secrets.authSigningKey),
         ATLAS_AUDIT_SIGNING_KEY: JSON.stringify(secrets.auditSigningKey),
         ATLAS_DEV_AUTH: process.env.ATLAS_DEV_AUTH ?? '1',
+        // A DR partner serves a failed-over region's organizations from that region's standby, which lives here.
+        ...drRegionsEnv(home, topology, region, secrets),
       };
       const apiUrl = `http://127.0.0.1:${region.apiPort}`;
       const entry: RunningRegion = { database, env, apiUrl, child: startApi(options, database, secrets.blindIndexKey, secrets.documentKeys[region.id]!, env) };
@@ -181,7 +199,7 @@ export async function up(options: UpOptions): Promise<void> {
       const ok = await waitFor(() => httpReady(`${r.apiUrl}/readyz`), 90_000);
       if (!ok) throw new Error(`${r.database.region.id} API did not become ready in 90 s; see ${join(regionDir(home, r.database.region.id), 'api.log')}`);
     }
-    edge = spawnTs(EDGE_SERVER, { ...process.env, ...(options.topologyPath ? { ATLAS_TOPOLOGY: options.topologyPath } : {}), ATLAS_EDGE_PORT: String(edgePort) }, join(home, 'edge.log'));
+    edge = spawnTs(EDGE_SERVER, { ...process.env, ...(options.topologyPath ? { ATLAS_TOPOLOGY: options.topologyPath } : {}), ATLAS_EDGE_PORT: String(edgePort), ATLAS_EDGE_WEB_ROOT: webRoot ?? '' }, join(home, 'edge.log'));
     if (!(await waitFor(() => httpReady(`http://127.0.0.1:${edgePort}/edge/healthz`), 60_000))) {
       throw new Error(`the edge router did not start on ${edgePort}; see ${join(home, 'edge.log')}`);
     }
@@ -198,6 +216,7 @@ export async function up(options: UpOptions): Promise<void> {
     );
     log('');
     log(`edge router: http://127.0.0.1:${edgePort} (routes each request to the right region; /edge/status)`);
+    if (webRoot) log(`web app: http://127.0.0.1:${edgePort}/`);
     log(`Atlas is up (data in ${home}; logs in <region>/api.log and edge.log). Ctrl-C stops it.`);
   } catch (err) {
     await stopAll('start-up failed');
@@ -221,6 +240,20 @@ function startApi(options: UpOptions, database: RegionDatabase, blindIndexKey: s
     },
     join(regionDir(options.home, region.id), 'api.log'),
   );
+}
+
+function positiveMs(name: string, value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 100) throw new Error(`${name}: must be a whole number of milliseconds ≥ 100, got ${value}`);
+  return ms;
+}
+
+/** ATLAS_DR_REGIONS for a region that is some regions' disaster-recovery partner: their standby slot's address and document key. */
+function drRegionsEnv(home: string, topology: Topology, region: RegionConfig, secrets: { appPassword: string; documentKeys: Readonly<Record<string, string>> }): NodeJS.ProcessEnv {
+  const partnered = topology.regions.filter((r) => r.drPartner === region.id);
+  if (partnered.length === 0) return {};
+  const entries = partnered.map((r) => [r.id, { databaseUrl: databaseUrl('atlas_app', secrets.appPassword, regionLayout(home, r).standby.port), documentKey: secrets.documentKeys[r.id] }]);
+  return { ATLAS_DR_REGIONS: JSON.stringify(Object.fromEntries(entries)) };
 }
 
 /** An API process that dies on its own is restarted, with a growing pause, while we run. */

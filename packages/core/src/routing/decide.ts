@@ -26,12 +26,17 @@ export interface RouteRequest {
   readonly orgId?: string;
   /** Home region id from a verified token claim (tokens come with authentication). */
   readonly homeRegionHint?: string;
+  /**
+   * The region the client chose (the web app's region selector, header Atlas-Region-Hint).
+   * It decides only where no organization's home does, so it can move global traffic only.
+   */
+  readonly clientRegion?: string;
   /** ISO 3166-1 alpha-2 country of the viewer (CDN header or IP look-up). */
   readonly country?: string;
 }
 
 export type RouteReason =
-  'org-home' | 'token-home' | `country:${string}` | 'latency' | 'replay-421' | 'failover:global' | 'failover:dr-partner';
+  'org-home' | 'client-choice' | 'token-home' | `country:${string}` | 'latency' | 'replay-421' | 'failover:global' | 'failover:dr-partner';
 
 export type UnavailableReason = 'unavailable:regional' | 'unavailable:no-healthy-region';
 
@@ -70,6 +75,8 @@ function preference(view: RoutingView, request: RouteRequest): Preference | unde
   const { topology } = view;
   const fromId = request.orgId === undefined ? undefined : homeRegionOfOrg(topology, request.orgId);
   if (fromId) return { region: fromId, reason: 'org-home', homeBound: true };
+  const chosen = request.clientRegion === undefined ? undefined : findRegion(topology, request.clientRegion);
+  if (chosen) return { region: chosen, reason: 'client-choice', homeBound: false };
   const fromToken = request.homeRegionHint === undefined ? undefined : findRegion(topology, request.homeRegionHint);
   if (fromToken) return { region: fromToken, reason: 'token-home', homeBound: true };
   const byCountry = request.country === undefined ? undefined : topology.countryRegions[request.country];
