@@ -1,15 +1,36 @@
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiConfig, startRegionApp, type RegionApp } from '../../../test/support/regions';
+import { createDb } from '@atlas/db';
+import { buildApp } from '@atlas/api';
+import { apiConfig, regionApp, startRegionApp, type RegionApp } from '../../../test/support/regions';
 
 describe('cross-region latency metrics', () => {
   let eu: RegionApp;
   let us: RegionApp;
+  // ap-southeast-1 "answers" on a port this suite holds and that resets every connection:
+  // its topology port may be taken by another suite's API while this one runs.
+  let refusing: Server;
 
   beforeAll(async () => {
-    [eu, us] = await Promise.all([startRegionApp('eu-west-1'), startRegionApp('us-east-1')]);
-    await us.app.listen({ host: '127.0.0.1', port: apiConfig('us-east-1').port });
+    refusing = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const refusingPort = (refusing.address() as { port: number }).port;
+    us = await startRegionApp('us-east-1');
+    await us.app.listen({ host: '127.0.0.1', port: 0 });
+    const usPort = (us.app.server.address() as { port: number }).port;
+    const config = {
+      ...apiConfig('eu-west-1'),
+      peerUrls: { 'us-east-1': `http://127.0.0.1:${usPort}`, 'ap-southeast-1': `http://127.0.0.1:${refusingPort}` },
+    };
+    const db = createDb(config.databaseUrl, { max: 5 });
+    const app = await buildApp(config, db, { logger: false });
+    await app.ready();
+    eu = regionApp('eu-west-1', app, db);
   });
-  afterAll(async () => Promise.all([eu.close(), us.close()]));
+  afterAll(async () => {
+    await Promise.all([eu.close(), us.close()]);
+    await new Promise((resolve) => refusing.close(resolve));
+  });
 
   it('probes the other regions and reports percentiles per pair', async () => {
     for (let i = 0; i < 3; i++) await eu.app.probeLatencyOnce();
@@ -20,8 +41,8 @@ describe('cross-region latency metrics', () => {
     expect(pair.p50).toBeGreaterThan(0);
     expect(pair.p50).toBeLessThanOrEqual(pair.p95);
     expect(pair.p95).toBeLessThanOrEqual(pair.p99);
-    // ap-southeast-1 is not listening: no sample, and the reachability gauge says so.
-    expect(stats.pairs.some((p: { toRegion: string; source: string }) => p.toRegion === 'ap-southeast-1' && p.source === 'probe')).toBe(false);
+    // ap-southeast-1 does not answer: this process's reachability gauge says so. (Its stored
+    // samples are not checked: other suites probe it through the same database.)
     const metrics = (await eu.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/atlas_region_reachable\{[^}]*from="eu-west-1",to="ap-southeast-1"[^}]*\} 0/);
     expect(metrics).toMatch(/atlas_region_reachable\{[^}]*from="eu-west-1",to="us-east-1"[^}]*\} 1/);
