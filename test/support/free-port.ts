@@ -1,7 +1,17 @@
+import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * Ports handed out by freePort, across every test process on this machine: suites run in
+ * parallel processes, and the kernel may give a port that one of them was just handed (and
+ * has not bound yet) to another. A claim is a directory (mkdir is atomic); claims expire.
+ */
+const CLAIMS = join(tmpdir(), 'atlas-port-claims');
+const CLAIM_TTL_MS = 30 * 60 * 1000;
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -11,4 +21,41 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+async function claim(port: number): Promise<boolean> {
+  const path = join(CLAIMS, String(port));
+  try {
+    await mkdir(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const info = await stat(path).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > CLAIM_TTL_MS) {
+      await rmdir(path).catch(() => undefined);
+      return claim(port);
+    }
+    return false;
+  }
+}
+
+let swept = false;
+async function sweep(): Promise<void> {
+  if (swept) return;
+  swept = true;
+  for (const name of await readdir(CLAIMS).catch(() => [])) {
+    const info = await stat(join(CLAIMS, name)).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > CLAIM_TTL_MS) await rmdir(join(CLAIMS, name)).catch(() => undefined);
+  }
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago and that no other test process was given. */
+export async function freePort(offer: () => Promise<number> = kernelPort): Promise<number> {
+  await mkdir(CLAIMS, { recursive: true });
+  await sweep();
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await offer();
+    if (await claim(port)) return port;
+  }
+  throw new Error('freePort: no unclaimed port after 50 attempts');
 }

@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type AtlasDb } from '@atlas/db';
 import { buildApp } from '@atlas/api';
-import { freePort } from '../../../test/support/free-port';
 import { adminQuery, apiConfig, cluster, REGION_IDS, type RegionId } from '../../../test/support/regions';
 
 interface Entry {
@@ -30,18 +29,25 @@ interface Body {
  */
 describe('GET /api/status', () => {
   const apps = new Map<RegionId, { app: FastifyInstance; db: AtlasDb; url: string }>();
-  const ports = new Map<RegionId, number>();
   let hung: Server;
+  let refusing: Server;
   const sockets: Socket[] = [];
   const failoverId = `status-test-${randomUUID()}`;
 
-  async function start(region: RegionId, peerUrls: Record<string, string>, admin: boolean): Promise<void> {
+  // Every app listens on a port the system gives it (never a port picked earlier and released,
+  // which another suite running in parallel may bind first); the apps read their peers'
+  // addresses from this shared object at request time, so it is filled in once all listen.
+  const peers: Record<string, string> = {};
+
+  async function start(region: RegionId, admin: boolean): Promise<void> {
     const base = apiConfig(region);
-    const config = { ...base, peerUrls, ...(admin ? { adminDatabaseUrl: cluster().databases[region]!.adminUrl } : {}) };
+    const config = { ...base, peerUrls: peers, ...(admin ? { adminDatabaseUrl: cluster().databases[region]!.adminUrl } : {}) };
     const db = createDb(config.databaseUrl, { max: 3 });
     const app = await buildApp(config, db, { logger: false });
-    await app.listen({ host: '127.0.0.1', port: ports.get(region)! });
-    apps.set(region, { app, db, url: `http://127.0.0.1:${ports.get(region)}` });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    apps.set(region, { app, db, url });
+    peers[region] = url;
   }
   async function stop(region: RegionId): Promise<void> {
     const r = apps.get(region);
@@ -56,13 +62,15 @@ describe('GET /api/status', () => {
   const entry = (body: Body, region: string) => body.regions.find((r) => r.region === region)!;
 
   beforeAll(async () => {
-    process.env.ATLAS_ORCHESTRATOR_URL = `http://127.0.0.1:${await freePort()}`;
-    for (const r of REGION_IDS) ports.set(r, await freePort());
-    const peers = Object.fromEntries(REGION_IDS.map((r) => [r, `http://127.0.0.1:${ports.get(r)}`]));
-    for (const r of REGION_IDS) await start(r, peers, r !== 'ap-southeast-1');
-    // A region whose process accepts connections and never answers (frozen).
+    // A region whose process accepts connections and never answers (frozen), and one whose
+    // address refuses every connection (stopped). Both held by this suite.
     hung = createServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    refusing = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    // No orchestrator: its address is the refusing server.
+    process.env.ATLAS_ORCHESTRATOR_URL = `http://127.0.0.1:${(refusing.address() as { port: number }).port}`;
+    for (const r of REGION_IDS) await start(r, r !== 'ap-southeast-1');
     await adminQuery(
       'eu-west-1',
       `INSERT INTO failover_event (failover_id, region, step, status, detail) VALUES ($1, 'eu-west-1', 'suspend-sync', 'done', '{"zeroLoss":"suspended"}')`,
@@ -74,6 +82,7 @@ describe('GET /api/status', () => {
     for (const r of [...apps.keys()]) await stop(r);
     for (const s of sockets) s.destroy();
     hung?.close();
+    refusing?.close();
     await adminQuery('eu-west-1', 'DELETE FROM failover_event WHERE failover_id = $1', [failoverId]);
   });
 
@@ -119,6 +128,7 @@ describe('GET /api/status', () => {
 
   it('degrades, never a 500: a stopped peer shows down, a frozen peer unreachable within the bound', async () => {
     await stop('ap-southeast-1');
+    peers['ap-southeast-1'] = `http://127.0.0.1:${(refusing.address() as { port: number }).port}`;
     const stopped = await get('eu-west-1');
     expect(stopped.status).toBe(200);
     expect(entry(stopped.body, 'ap-southeast-1')).toMatchObject({ reachable: false, health: 'down', latency: null, replication: null });
@@ -126,9 +136,7 @@ describe('GET /api/status', () => {
 
     // us-east-1's address now leads to a process that never answers.
     await stop('us-east-1');
-    const hungPort = (hung.address() as { port: number }).port;
-    await stop('eu-west-1');
-    await start('eu-west-1', { 'us-east-1': `http://127.0.0.1:${hungPort}`, 'ap-southeast-1': `http://127.0.0.1:${ports.get('ap-southeast-1')}` }, true);
+    peers['us-east-1'] = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
     const frozen = await get('eu-west-1');
     expect(frozen.status).toBe(200);
     expect(entry(frozen.body, 'us-east-1')).toMatchObject({ reachable: false, health: 'down' });

@@ -120,9 +120,10 @@ export async function latencyRoutes(base: FastifyInstance): Promise<void> {
   );
 
   // Probes: every other region's API, on a timer; none when the interval is 0 (tests drive it).
-  const peers = config.topology.regions.filter((r) => r.id !== here).map((region) => ({ region, url: config.peerUrls[region.id] ?? `http://127.0.0.1:${region.apiPort}` }));
+  // Peer addresses are read at every probe, not once: a peer's address may be set late.
+  const peers = () => config.topology.regions.filter((r) => r.id !== here).map((region) => ({ region, url: config.peerUrls[region.id] ?? `http://127.0.0.1:${region.apiPort}` }));
   const probeOnce = async () => {
-    const results = await probePeers(peers, Math.max(1_000, config.probeIntervalMs));
+    const results = await probePeers(peers(), Math.max(1_000, config.probeIntervalMs));
     for (const r of results) {
       reachable.set({ from: here, to: r.toRegion }, r.rttMs === null ? 0 : 1);
       if (r.rttMs === null) continue;
