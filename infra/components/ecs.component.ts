@@ -48,7 +48,7 @@ export interface EcsArgs {
 /** The application role the migrations create (packages/db/migrations/001.do.foundation.sql). */
 export const DB_APP_USER = 'atlas_app';
 
-/** Writable directory of the API (documents, erasure ledger): an ephemeral task volume. */
+/** Writable directory of the API (the erasure ledger's file copy): an ephemeral task volume. Document bodies go to the bucket. */
 export const ATLAS_HOME_PATH = '/var/lib/atlas';
 /** RDS CA bundle baked into the image (infra/docker/api.Dockerfile), for sslmode=verify-full. */
 export const RDS_CA_BUNDLE_PATH = '/app/certs/rds-global-bundle.pem';
@@ -61,6 +61,9 @@ export function apiTaskEnvironment(args: EcsArgs, apiKeysSecretArn: pulumi.Input
   return apiContainerEnv({
     ATLAS_REGION: { value: args.ctx.region.id },
     ATLAS_HOME: { value: ATLAS_HOME_PATH },
+    // Document bodies (sealed by the API) in the region's bucket: they outlive a task and are
+    // shared by all of them, unlike ATLAS_HOME. The task role may touch only its objects.
+    ATLAS_DOCUMENTS_BUCKET: { value: args.documentsBucketName },
     ATLAS_HOST: { value: '0.0.0.0' },
     ATLAS_PORT: { value: String(CONTAINER_PORT) },
     ATLAS_DB_HOST: { value: args.dbAddress },

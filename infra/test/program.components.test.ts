@@ -172,6 +172,9 @@ describe('ecs', () => {
     }
     const config = configFromEnv(env);
     expect(config.region.id).toBe('eu-west-1');
+    // Document bodies go to the region's own bucket (AWS S3, virtual-hosted addressing).
+    const bucket = h.one(T.bucket, 'atlas-euw1-docs-bucket');
+    expect(config.documentsBucket).toEqual({ bucket: expect.stringMatching(new RegExp(`^${bucket.inputs.bucketPrefix}[0-9]+$`)), region: 'eu-west-1', forcePathStyle: false });
     expect(config.redisUrl).toBe('rediss://atlas-euw1-cache-redis.cache:6379');
     const url = new URL(config.databaseUrl);
     expect([url.hostname, url.port, url.pathname, decodeURIComponent(url.username), decodeURIComponent(url.password)]).toEqual(['atlas-euw1-db-db.rds', '5432', '/atlas', 'atlas_app', 'p@ss:w/rd%']);

@@ -16,7 +16,9 @@ export interface MockHarness {
 }
 
 /** Computed outputs that components read, shaped as the provider would return them. */
-const OUTPUTS_BY_TYPE: Record<string, (name: string) => Record<string, unknown>> = {
+const OUTPUTS_BY_TYPE: Record<string, (name: string, inputs: Record<string, unknown>) => Record<string, unknown>> = {
+  // AWS completes a bucketPrefix with a unique suffix.
+  'aws:s3/bucket:Bucket': (name, inputs) => ({ bucket: inputs.bucket ?? `${String(inputs.bucketPrefix ?? name)}20261130000000000000000001` }),
   'aws:acm/certificate:Certificate': (name) => ({ domainValidationOptions: [{ domainName: '*.x', resourceRecordName: `_v.${name}`, resourceRecordType: 'CNAME', resourceRecordValue: `_v.acm` }] }),
   'aws:rds/instance:Instance': (name) => ({ masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:mock:123456789012:secret:${name}` }], endpoint: `${name}.rds:5432`, address: `${name}.rds`, port: 5432 }),
   'aws:lb/loadBalancer:LoadBalancer': (name) => ({ dnsName: `${name}.elb.amazonaws.com`, zoneId: 'ZALB', arnSuffix: `app/${name}/1` }),
@@ -37,7 +39,7 @@ export async function installMocks(): Promise<MockHarness> {
         const id = `${args.name}-id`;
         // ARN-shaped outputs let policy documents built from them look like the real thing.
         const arn = `arn:aws:mock:${args.inputs.region ?? 'eu-west-1'}:123456789012:${args.name}`;
-        return { id, state: { ...args.inputs, arn, id, name: args.inputs.name ?? args.name, ...OUTPUTS_BY_TYPE[args.type]?.(args.name) } };
+        return { id, state: { ...args.inputs, arn, id, name: args.inputs.name ?? args.name, ...OUTPUTS_BY_TYPE[args.type]?.(args.name, args.inputs) } };
       },
       call(args) {
         if (args.token === 'aws:index/getAvailabilityZones:getAvailabilityZones') {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { regionDir, type AtlasDb } from '@atlas/db';
+import type { AtlasDb } from '@atlas/db';
 import type { ApiConfig } from './config';
 import type { AppContext } from './context';
 import { GlobalRowCache, memoryCache, redisCache } from './lib/cache';
 import { listenForChanges } from './lib/change-listener';
+import { bodyStoreFor } from './lib/body-store';
 import { DocumentStore } from './lib/document-store';
 import { registerErrorHandling } from './plugins/errors';
 import { createMetrics, registerMetrics } from './plugins/metrics';
@@ -60,10 +60,11 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     miss: count('miss'),
     invalidated: count('invalidation'),
   });
+  const bodies = bodyStoreFor(config);
   const ctx: AppContext = {
     config,
     db,
-    documents: new DocumentStore(join(regionDir(config.home, region), 'documents'), config.documentKey),
+    documents: new DocumentStore(bodies, config.documentKey),
     metrics,
     cache,
   };
@@ -80,6 +81,7 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
   app.addHook('onClose', async () => {
     await listener.close();
     await cache.store.close();
+    bodies.close();
   });
 
   app.addHook('onSend', async (request, reply) => {

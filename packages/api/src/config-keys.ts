@@ -17,7 +17,7 @@ export interface ApiEnvSpec {
 
 export const API_ENV = {
   ATLAS_REGION: { need: 'required', secret: false, description: 'region id of this process (a topology region)' },
-  ATLAS_HOME: { need: 'required', secret: false, description: 'writable directory for documents and the erasure ledger' },
+  ATLAS_HOME: { need: 'required', secret: false, description: 'writable directory for the erasure ledger, and document bodies unless ATLAS_DOCUMENTS_BUCKET is set' },
   ATLAS_TOPOLOGY: { need: 'optional', secret: false, description: 'topology file; default config/topology.json' },
   DATABASE_URL: { need: 'database', secret: true, description: 'postgres:// URL of the region database (application role)' },
   ATLAS_DB_HOST: { need: 'database', secret: false, description: 'database host, when DATABASE_URL is not given' },
@@ -31,6 +31,9 @@ export const API_ENV = {
   ATLAS_ADMIN_DB_USER: { need: 'optional', secret: false, description: 'with ATLAS_DB_HOST: admin user, builds ATLAS_ADMIN_DATABASE_URL' },
   ATLAS_ADMIN_DB_PASSWORD: { need: 'optional', secret: true, description: 'with ATLAS_ADMIN_DB_USER: admin password' },
   ATLAS_DOCUMENT_KEY: { need: 'required', secret: true, description: 'AES-256 key (base64, 32 bytes) for document bodies at rest' },
+  ATLAS_DOCUMENTS_BUCKET: { need: 'optional', secret: false, description: "the region's S3 bucket for sealed document bodies; ATLAS_HOME/<region>/documents when absent" },
+  ATLAS_DOCUMENTS_S3_ENDPOINT: { need: 'optional', secret: false, description: 'with ATLAS_DOCUMENTS_BUCKET: an S3-compatible endpoint URL instead of AWS S3 (tests, MinIO)' },
+  ATLAS_DOCUMENTS_S3_PATH_STYLE: { need: 'optional', secret: false, description: 'with ATLAS_DOCUMENTS_BUCKET: 1 addresses the bucket in the path (endpoint/bucket/key), as most S3-compatible servers need' },
   ATLAS_BLIND_INDEX_KEY: { need: 'required', secret: true, description: 'key of the e-mail blind index, the same in every region' },
   ATLAS_AUTH_PUBLIC_KEY: { need: 'required', secret: false, description: 'Ed25519 public JWK that verifies API tokens' },
   ATLAS_AUTH_SIGNING_KEY: { need: 'optional', secret: true, description: 'Ed25519 private JWK; required with ATLAS_DEV_AUTH=1' },

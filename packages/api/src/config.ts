@@ -21,6 +21,8 @@ export interface ApiConfig {
   readonly bodyLimit: number;
   /** Largest document body accepted, bytes. */
   readonly documentLimit: number;
+  /** The region's S3 bucket for sealed document bodies; absent: files under `home` (lib/body-store.ts). */
+  readonly documentsBucket?: DocumentsBucketConfig;
   /** Redis for the global-row cache (TLS with rediss://); the in-process LRU when absent. */
   readonly redisUrl?: string;
   /** How often to probe the other regions' round trips; 0 disables the probes. */
@@ -39,6 +41,16 @@ export interface ApiConfig {
   readonly security: SecurityConfig;
   /** Regions this region is the disaster-recovery partner of: their promoted standby's URL and document key (plugins/residency-dr.ts). */
   readonly drRegions?: Readonly<Record<string, DrRegionConfig>>;
+}
+
+export interface DocumentsBucketConfig {
+  readonly bucket: string;
+  /** The bucket's AWS region: this process's region, also when it hosts a DR partner's API. */
+  readonly region: string;
+  /** An S3-compatible endpoint instead of AWS S3 (tests, MinIO). */
+  readonly endpoint?: string;
+  /** Bucket in the URL path rather than the host name. */
+  readonly forcePathStyle: boolean;
 }
 
 export interface DrRegionConfig {
@@ -64,6 +76,10 @@ const EnvSchema = Type.Object({
   ATLAS_HOME: Type.String({ minLength: 1 }),
   ATLAS_DOCUMENT_KEY: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
   ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
+  // S3 bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens.
+  ATLAS_DOCUMENTS_BUCKET: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' })),
+  ATLAS_DOCUMENTS_S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
+  ATLAS_DOCUMENTS_S3_PATH_STYLE: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])),
   ATLAS_HOST: Type.Optional(Type.String()),
   ATLAS_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
   ATLAS_PROBE_INTERVAL_MS: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
@@ -115,6 +131,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 256 * 1024,
     documentLimit: 10 * 1024 * 1024,
+    ...documentsBucketFromEnv(env, region),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     probeIntervalMs: env.ATLAS_PROBE_INTERVAL_MS ? Number(env.ATLAS_PROBE_INTERVAL_MS) : 5_000,
     latencyAlertMs: env.ATLAS_LATENCY_ALERT_MS ? Number(env.ATLAS_LATENCY_ALERT_MS) : 200,
@@ -145,6 +162,23 @@ function parseDrRegions(text: string, topology: Topology, here: RegionConfig): R
     out[id] = { databaseUrl: v.databaseUrl, documentKey: Buffer.from(v.documentKey, 'base64') };
   }
   return out;
+}
+
+/** ATLAS_DOCUMENTS_BUCKET (+ endpoint, path style); the S3 options are refused without a bucket. */
+function documentsBucketFromEnv(env: NodeJS.ProcessEnv, region: RegionConfig): { documentsBucket?: DocumentsBucketConfig } {
+  if (!env.ATLAS_DOCUMENTS_BUCKET) {
+    const stray = (['ATLAS_DOCUMENTS_S3_ENDPOINT', 'ATLAS_DOCUMENTS_S3_PATH_STYLE'] as const).find((name) => env[name]);
+    if (stray) throw new ConfigError(stray, 'is used only with ATLAS_DOCUMENTS_BUCKET');
+    return {};
+  }
+  return {
+    documentsBucket: {
+      bucket: env.ATLAS_DOCUMENTS_BUCKET,
+      region: region.id,
+      ...(env.ATLAS_DOCUMENTS_S3_ENDPOINT ? { endpoint: env.ATLAS_DOCUMENTS_S3_ENDPOINT } : {}),
+      forcePathStyle: env.ATLAS_DOCUMENTS_S3_PATH_STYLE === '1',
+    },
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FileBodyStore } from '../src/lib/body-store';
 import { REGION_IDS, startRegionApp, type RegionApp } from '../../../test/support/regions';
 
 describe.each(REGION_IDS)('CRM API in %s', (region) => {
@@ -123,11 +124,11 @@ describe.each(REGION_IDS)('CRM API in %s', (region) => {
 
     const { readFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const onDisk = await readFile(join(r.app.atlas.documents.root, orgId, `${id}.bin`));
+    const onDisk = await readFile(join((r.app.atlas.documents.bodies as FileBodyStore).root, orgId, `${id}.bin`));
     expect(onDisk.includes(Buffer.from('mandate of'))).toBe(false);
 
     expect((await r.authed(orgId).inject({ method: 'DELETE', url: `/api/orgs/${orgId}/documents/${id}` })).statusCode).toBe(204);
-    await expect(readFile(join(r.app.atlas.documents.root, orgId, `${id}.bin`))).rejects.toThrow(/ENOENT/);
+    await expect(readFile(join((r.app.atlas.documents.bodies as FileBodyStore).root, orgId, `${id}.bin`))).rejects.toThrow(/ENOENT/);
   });
 
   it('keeps users\' personal fields in the region and only a keyed hash globally', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FileBodyStore } from '../src/lib/body-store';
 import { adminQuery, startRegionApp, type RegionApp } from '../../../test/support/regions';
 
 describe('bad input gets a 4xx with {error: {code, message}} and writes nothing', () => {
@@ -63,7 +64,7 @@ describe('bad input gets a 4xx with {error: {code, message}} and writes nothing'
     });
     expect(res.statusCode).toBe(404);
     const { readdir } = await import('node:fs/promises');
-    const files = await readdir(`${r.app.atlas.documents.root}/${orgId}`).catch(() => []);
+    const files = await readdir(`${(r.app.atlas.documents.bodies as FileBodyStore).root}/${orgId}`).catch(() => []);
     expect(files).toEqual([]);
   });
 

@@ -1,25 +1,22 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { SealedBodyStore } from './body-store';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /**
- * Document bodies in the region's own folder, encrypted at rest with AES-256-GCM under the
- * region's key. The organization and document ids are the additional authenticated data,
- * so a file copied under another record's name fails to decrypt instead of leaking.
+ * Document bodies, encrypted at rest with AES-256-GCM under the region's key before they reach
+ * the body store (the region's folder locally, its S3 bucket in AWS). The organization and
+ * document ids are the additional authenticated data, so bytes copied under another record's
+ * name fail to decrypt instead of leaking.
  */
 export class DocumentStore {
   constructor(
-    readonly root: string,
+    /** Where the sealed bytes live (lib/body-store.ts); never sees a plaintext body. */
+    readonly bodies: SealedBodyStore,
     private readonly key: Buffer,
   ) {
     if (key.length !== 32) throw new Error('document key must be 32 bytes (AES-256)');
-  }
-
-  private path(orgId: string, documentId: string): string {
-    return join(this.root, orgId, `${documentId}.bin`);
   }
 
   async put(orgId: string, documentId: string, body: Buffer): Promise<void> {
@@ -28,23 +25,13 @@ export class DocumentStore {
     cipher.setAAD(Buffer.from(`${orgId}/${documentId}`));
     const sealed = Buffer.concat([iv, Buffer.alloc(TAG_BYTES), cipher.update(body), cipher.final()]);
     cipher.getAuthTag().copy(sealed, IV_BYTES);
-    const target = this.path(orgId, documentId);
-    await mkdir(join(this.root, orgId), { recursive: true });
-    // Write then rename: a crash never leaves a half-written body under the real name.
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(temp, sealed, { mode: 0o600 });
-    await rename(temp, target);
+    await this.bodies.write(orgId, documentId, sealed);
   }
 
   /** The decrypted body, or undefined when none was uploaded. */
   async get(orgId: string, documentId: string): Promise<Buffer | undefined> {
-    let sealed: Buffer;
-    try {
-      sealed = await readFile(this.path(orgId, documentId));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const sealed = await this.bodies.read(orgId, documentId);
+    if (!sealed) return undefined;
     const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(`${orgId}/${documentId}`));
     decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
@@ -52,6 +39,6 @@ export class DocumentStore {
   }
 
   async delete(orgId: string, documentId: string): Promise<void> {
-    await rm(this.path(orgId, documentId), { force: true });
+    await this.bodies.remove(orgId, documentId);
   }
 }

@@ -11,7 +11,7 @@ export interface PurgeReport {
 
 /**
  * The retention purge for the organizations homed in this region (or the ones given): each
- * under its own tenant, document bodies removed after the rows, one audit event per
+ * under its own tenant, document bodies removed with the rows (before the commit), one audit event per
  * organization with the counts. Returns the report.
  */
 export async function runRetentionPurge(ctx: AppContext, now: Date = new Date(), only?: readonly string[]): Promise<PurgeReport> {
@@ -33,13 +33,15 @@ export async function runRetentionPurge(ctx: AppContext, now: Date = new Date(),
   for (const orgId of orgIds) {
     const counts = await withTenant(db, orgId, async (tx) => {
       const purged = await purgeExpired(tx, orgId, policy, now);
+      // Before the commit: if the store cannot remove a body, this organization's purge rolls
+      // back and the next run retries it, rather than orphaning bodies no row points to.
+      for (const id of purged.documentIds) await ctx.documents.delete(orgId, id);
       const { documentIds: _bodies, ...numbers } = purged;
       if (Object.values(numbers).some((n) => n > 0)) {
         await recordAudit(tx, { orgId, actor: 'system:retention', action: 'purge', entity: 'retention', details: { ...numbers } });
       }
       return purged;
     });
-    for (const id of counts.documentIds) await ctx.documents.delete(orgId, id);
     const { documentIds: _ids, ...numbers } = counts;
     organizations.push({ orgId, ...numbers });
     for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += numbers[key];

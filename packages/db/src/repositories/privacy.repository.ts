@@ -190,8 +190,17 @@ export interface ReplayReport {
  */
 export async function replayErasureLedger(
   adminUrl: string,
-  options: { ledgerFile?: string; blindIndexKey?: string; documentsRoot?: string } = {},
+  options: {
+    ledgerFile?: string;
+    blindIndexKey?: string;
+    /** Removes one restored document body wherever bodies live (the API's body store, e.g. its S3 bucket). */
+    removeBody?: (orgId: string, documentId: string) => Promise<void>;
+    /** Shorthand for bodies in a local folder: `<documentsRoot>/<orgId>/<documentId>.bin`. */
+    documentsRoot?: string;
+  } = {},
 ): Promise<ReplayReport> {
+  const { documentsRoot } = options;
+  const removeBody = options.removeBody ?? (documentsRoot ? (orgId: string, id: string) => rm(join(documentsRoot, orgId, `${id}.bin`), { force: true }) : undefined);
   const atlas = createDb(adminUrl, { max: 1, applicationName: 'atlas-erasure-replay' });
   try {
     const db = atlas.db;
@@ -224,9 +233,9 @@ export async function replayErasureLedger(
         SELECT id FROM document WHERE org_id = ${entry.orgId} AND (id = ANY(${entry.documentIds}::uuid[]) OR dossier_id = ANY(${entry.dossierIds}::uuid[]))`.execute(db);
       const counts = await db.transaction().execute((tx) => applyErasure(tx, entry));
       rowsErased += Object.values(counts).reduce((a, b) => a + b, 0);
-      if (options.documentsRoot) {
+      if (removeBody) {
         for (const id of new Set([...entry.documentIds, ...docs.map((d) => d.id)])) {
-          await rm(join(options.documentsRoot, entry.orgId, `${id}.bin`), { force: true });
+          await removeBody(entry.orgId, id);
           bodiesDeleted += 1;
         }
       }

@@ -31,7 +31,11 @@ export interface CrmResource {
   toFilters(query: Record<string, unknown>): Filter[];
   /** Converts a row to the API shape (numeric strings to numbers and the like). */
   toApi?(row: Row): Row;
-  /** Work outside the database once a record is deleted (e.g. its stored body). */
+  /**
+   * Work outside the database once a record is deleted (e.g. its stored body). It runs inside
+   * the delete's transaction, after the row is gone: if it fails, the row comes back and the
+   * client may retry, rather than a deleted row leaving its body behind for good.
+   */
   afterDelete?(app: FastifyInstance, orgId: string, id: string): Promise<void>;
   /** Holds personal data: every read is audited too, not only writes. */
   readonly personal?: boolean;
@@ -176,11 +180,13 @@ export function crmRoutes(resource: CrmResource) {
         const { orgId, id } = request.params;
         const deleted = await withTenant(db, orgId, async (tx) => {
           const done = await deleteRegional(tx, resource.table, orgId, id);
-          if (done) await audit(request, tx, 'delete', id);
+          if (done) {
+            await audit(request, tx, 'delete', id);
+            await resource.afterDelete?.(app, orgId, id);
+          }
           return done;
         });
         if (!deleted) throw notFound(`${resource.entity} ${id}`);
-        await resource.afterDelete?.(app, orgId, id);
         return reply.code(204).send(null);
       },
     );

@@ -41,7 +41,9 @@ export const documents: CrmResource = {
 
 /**
  * Documents: metadata through the CRM routes, the body through /content, stored encrypted in
- * the region's own folder (never in the database, never in another region).
+ * the region's own body store (its folder locally, its S3 bucket in AWS; never in the database,
+ * never in another region). The body is written before the row records it and put back if the
+ * row's update fails, so a row never claims a body the store does not hold.
  */
 export async function documentRoutes(base: FastifyInstance): Promise<void> {
   await base.register(crmRoutes(documents));
@@ -83,9 +85,14 @@ export async function documentRoutes(base: FastifyInstance): Promise<void> {
         if (!row) throw notFound(`document ${id}`);
         return documents.toApi!(row);
       } catch (err) {
-        // The metadata did not change: put the previous body back so file and row agree.
-        if (previous) await store.put(orgId, id, previous);
-        else await store.delete(orgId, id);
+        // The metadata did not change: put the previous body back so body and row agree. The
+        // client hears of the first failure; a failed restore is logged, not thrown over it.
+        try {
+          if (previous) await store.put(orgId, id, previous);
+          else await store.delete(orgId, id);
+        } catch (restoreErr) {
+          request.log.error({ err: restoreErr, documentId: id }, 'could not restore the previous document body after a failed upload');
+        }
         throw err;
       }
     },

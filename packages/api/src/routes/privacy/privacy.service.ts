@@ -91,8 +91,8 @@ export function exportOf(ctx: AppContext, subject: Subject, requestId: string, f
 
 /**
  * Receives and processes a request in the organization's home region, in one tenant
- * transaction: the request row, the work, its audit event. Erasure then removes document
- * bodies, appends the ledger's off-database copy and drops cache entries.
+ * transaction: the request row, the work, its audit event. Erasure removes document bodies
+ * before the commit, then appends the ledger's off-database copy and drops cache entries.
  */
 export async function processPrivacyRequest(ctx: AppContext, request: FastifyRequest, orgId: string, input: PrivacyRequestInput): Promise<PrivacyRequestRow> {
   const requestedBy = request.principal?.userId ?? 'anonymous';
@@ -120,11 +120,12 @@ export async function processPrivacyRequest(ctx: AppContext, request: FastifyReq
       case 'erasure': {
         const entry = await insertLedgerEntry(tx, ledgerEntryOf(subject, found, id));
         result = { ...result, erased: await applyErasure(tx, entry), ledgerId: entry.id };
-        const documentIds = [...entry.documentIds];
+        // Bodies go before the commit: a store that cannot remove them rolls the erasure back
+        // (the request can be retried), instead of leaving bodies no row points to any more.
+        for (const doc of entry.documentIds) await ctx.documents.delete(orgId, doc);
         after.push(async () => {
           await mkdir(regionDir(ctx.config.home, ctx.config.region.id), { recursive: true });
           await appendFile(ledgerFileOf(ctx), `${JSON.stringify(entry)}\n`, { mode: 0o600 });
-          for (const doc of documentIds) await ctx.documents.delete(orgId, doc);
           for (const user of entry.userIds) {
             await ctx.cache.invalidate('app_user', user);
             await ctx.cache.invalidate('user_preferences', user);
