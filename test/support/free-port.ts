@@ -59,3 +59,27 @@ export async function freePort(offer: () => Promise<number> = kernelPort): Promi
   }
   throw new Error('freePort: no unclaimed port after 50 attempts');
 }
+
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+/**
+ * A database port for a region run by `atlas up` or the orchestrator: its standby and its
+ * forwarder listen at fixed offsets above it (packages/db standby layout), so all three are
+ * checked free and claimed.
+ */
+export async function freeDbPort(offsets: readonly number[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await freePort();
+    const others = offsets.map((o) => port + o);
+    if (others.some((p) => p > 65535)) continue;
+    let ok = true;
+    for (const p of others) if (!(await bindable(p)) || !(await claim(p))) ok = false;
+    if (ok) return port;
+  }
+  throw new Error('freeDbPort: no port with free offsets after 50 attempts');
+}

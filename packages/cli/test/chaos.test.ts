@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology } from '@atlas/core';
-import { FORWARDER_PORT_OFFSET, STANDBY_PORT_OFFSET, databaseUrl, loadOrCreateSecrets } from '@atlas/db';
+import { FORWARDER_PORT_OFFSET, databaseUrl, loadOrCreateSecrets } from '@atlas/db';
+import { atlas, exited, regionDbPort } from '../../../test/support/atlas-cli';
 import { freePort } from '../../../test/support/free-port';
 
 /**
@@ -15,24 +14,6 @@ import { freePort } from '../../../test/support/free-port';
  * standbys, orchestrator, APIs, edge — with a topology where eu-west-1 names eu-central-1 as
  * its disaster-recovery partner and us-east-1 has none. Every wait is bounded.
  */
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/** A database port whose standby (+1000) and forwarder (+2000) ports are free too. */
-async function dbPort(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p + FORWARDER_PORT_OFFSET <= 65535 && (await portFree(p + STANDBY_PORT_OFFSET)) && (await portFree(p + FORWARDER_PORT_OFFSET))) return p;
-  }
-}
-
 async function partnerTopology(): Promise<Topology> {
   const base = loadTopology();
   const eu = base.regions.find((r) => r.id === 'eu-west-1')!;
@@ -45,26 +26,15 @@ async function partnerTopology(): Promise<Topology> {
   const countryRegions = Object.fromEntries(Object.entries(base.countryRegions).filter(([, r]) => r === 'eu-west-1' || r === 'us-east-1'));
   return parseTopology({
     regions: [
-      { ...eu, drPartner: 'eu-central-1', apiPort: await freePort(), dbPort: await dbPort() },
-      { id: 'eu-central-1', code: 'euc1', displayName: 'Europe (Frankfurt)', jurisdiction: 'EU', apiPort: await freePort(), dbPort: await dbPort() },
-      { ...us, apiPort: await freePort(), dbPort: await dbPort() },
+      { ...eu, drPartner: 'eu-central-1', apiPort: await freePort(), dbPort: await regionDbPort() },
+      { id: 'eu-central-1', code: 'euc1', displayName: 'Europe (Frankfurt)', jurisdiction: 'EU', apiPort: await freePort(), dbPort: await regionDbPort() },
+      { ...us, apiPort: await freePort(), dbPort: await regionDbPort() },
     ],
     rttMs,
     countryRegions: { ...countryRegions, DE: 'eu-central-1' },
     health: { intervalMs: 500, downAfter: 3, upAfter: 2 },
   });
 }
-
-function atlas(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return Object.assign(child, { output: () => out });
-}
-
-const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 
 /** Polls `check` until it returns a truthy value; fails naming `what` after `timeoutMs`, or at once on a failed expectation. */
 async function waitFor<T>(what: string, check: () => Promise<T | false | undefined>, timeoutMs: number): Promise<T> {
@@ -131,7 +101,7 @@ describe('atlas chaos on a running cluster with a DR partner', { timeout: 600_00
 
   async function chaos(action: string, region: string): Promise<void> {
     const run = atlas(['chaos', action, region], env);
-    expect(await exited(run), run.output()).toBe(0);
+    expect(await exited(run, 180_000), run.output()).toBe(0);
   }
 
   beforeAll(async () => {
@@ -163,8 +133,7 @@ describe('atlas chaos on a running cluster with a DR partner', { timeout: 600_00
   afterAll(async () => {
     if (up && up.exitCode === null) {
       up.kill('SIGTERM');
-      const stopped = await Promise.race([exited(up), new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
-      if (stopped === 'timeout') up.kill('SIGKILL');
+      await exited(up, 60_000); // SIGKILL after a minute
     }
     await exited(atlas(['down'], env));
     await rm(home, { recursive: true, force: true });

@@ -1,38 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology } from '@atlas/core';
+import { atlas, exited as exitedWithin, regionDbPort } from '../../../test/support/atlas-cli';
 import { freePort } from '../../../test/support/free-port';
-
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
 
 async function topologyFile(dir: string, apiPorts?: number[]): Promise<string> {
   const base = loadTopology();
   const regions = await Promise.all(
-    base.regions.map(async (r, i) => ({ ...r, apiPort: apiPorts?.[i] ?? (await freePort()), dbPort: await freePort() })),
+    base.regions.map(async (r, i) => ({ ...r, apiPort: apiPorts?.[i] ?? (await freePort()), dbPort: await regionDbPort() })),
   );
   const file = join(dir, 'topology.json');
   await writeFile(file, JSON.stringify({ ...base, regions }));
   return file;
 }
 
-function atlas(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return Object.assign(child, { output: () => out });
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
+/** Bounded: a child still running after two minutes is killed (null). */
+const exited = (child: Parameters<typeof exitedWithin>[0]) => exitedWithin(child, 120_000);
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parseTopology, type Topology } from '@atlas/core';
 import { databaseUrl, ensureRegionDatabase, fenceServer, loadOrCreateSecrets, nodeUrl, type LocalSecrets, type RegionDatabase, type RegionPorts } from '@atlas/db';
+import { regionDbPort } from '../../../test/support/atlas-cli';
 import { freePort } from '../../../test/support/free-port';
 import { startOrchestrator, type Orchestrator, type OrchestratorOptions } from '../src/index';
 
@@ -55,7 +56,7 @@ export async function startOneRegion(id = 'eu-west-1', overrides: Partial<Orches
   const home = await mkdtemp(join(tmpdir(), 'atlas-failover-'));
   await chmod(home, 0o755);
   const topology = parseTopology({
-    regions: [{ id, code: 'euw1', displayName: 'Test region', jurisdiction: 'EU', apiPort: await freePort(), dbPort: await freePort() }],
+    regions: [{ id, code: 'euw1', displayName: 'Test region', jurisdiction: 'EU', apiPort: await freePort(), dbPort: await regionDbPort() }],
     rttMs: {},
     countryRegions: {},
     health: { intervalMs: 1000, downAfter: 3, upAfter: 2 },

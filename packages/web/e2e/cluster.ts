@@ -1,58 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadTopology, parseTopology } from '@atlas/core';
-import { FORWARDER_PORT_OFFSET, STANDBY_PORT_OFFSET } from '@atlas/db';
+import { atlas, exited, regionDbPort } from '../../../test/support/atlas-cli';
 import { freePort } from '../../../test/support/free-port';
 
 /** A real cluster started by the CLI (`atlas up`) in a temporary ATLAS_HOME on free ports. */
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/** A database port whose standby and forwarder ports (fixed offsets) are free as well. */
-async function dbPort(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p + FORWARDER_PORT_OFFSET <= 65535 && (await portFree(p + STANDBY_PORT_OFFSET)) && (await portFree(p + FORWARDER_PORT_OFFSET)))
-      return p;
-  }
-}
-
-export function atlas(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return Object.assign(child, { output: () => out });
-}
-
-export const exited = (child: ChildProcess, timeoutMs = 60_000): Promise<number | null> =>
-  child.exitCode !== null
-    ? Promise.resolve(child.exitCode)
-    : new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve(null);
-        }, timeoutMs);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code);
-        });
-      });
+export { atlas, exited } from '../../../test/support/atlas-cli';
 
 export interface Cluster {
   readonly home: string;
@@ -68,7 +23,7 @@ export async function startCluster(timeoutMs: number): Promise<Cluster> {
   await chmod(home, 0o755);
   const base = loadTopology();
   const regions = [];
-  for (const r of base.regions) regions.push({ ...r, apiPort: await freePort(), dbPort: await dbPort() });
+  for (const r of base.regions) regions.push({ ...r, apiPort: await freePort(), dbPort: await regionDbPort() });
   // The local health settings (1 s checks): a killed region is noticed in about 3 s.
   const topology = parseTopology({ ...base, regions });
   const file = join(home, 'topology.json');
