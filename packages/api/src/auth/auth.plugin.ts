@@ -39,8 +39,13 @@ async function currentRoles(ctx: AppContext, principal: Principal): Promise<Prin
  * (403); (5) the user still exists, with its current role (401; database, cached); (6) the
  * route's roles (403). Nothing is parsed or read for a caller who fails.
  */
-export async function registerAuth(app: FastifyInstance, ctx: AppContext, limitOrganization: (orgId: string) => Promise<void> = async () => undefined): Promise<TokenVerifier> {
-  const verifier = await TokenVerifier.create(ctx.config.security.authPublicKey, ctx.config.topology);
+export async function registerAuth(
+  app: FastifyInstance,
+  ctx: AppContext,
+  limitOrganization: (orgId: string) => Promise<void> = async () => undefined,
+  given?: TokenVerifier,
+): Promise<TokenVerifier> {
+  const verifier = given ?? (await TokenVerifier.create(ctx.config.security.authPublicKey, ctx.config.topology));
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const route = routeAccess(request.method, request.routeOptions.url, request.routeOptions.config);

@@ -56,6 +56,16 @@ export class TokenVerifier {
     return this.verifyOnce(token);
   }
 
+  /**
+   * The organization of a token this verifier has already verified and that has not expired;
+   * undefined for any other token. Checks no signature: a lookup, for the rate limiter's
+   * earliest hook (the organization is as trustworthy as a full verification's).
+   */
+  verifiedOrgOf(token: string, nowMs: number): string | undefined {
+    const known = this.verified.peek(token);
+    return known !== undefined && nowMs < known.expiresMs ? known.principal.orgId : undefined;
+  }
+
   private async verifyOnce(token: string): Promise<Principal> {
     let payload: AtlasClaims;
     try {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { AtlasError } from '@atlas/core';
 import { memoryLimiter, redisLimiter, type RateLimiter } from './rate-limiter';
+import { EarlyRefusal, orgIdOfUrl, rateLimitedMessage, type LimitedScope } from './early-refusal';
 import type { SecurityConfig } from './security-config';
 
 /** Throws 429 once an organization has used up its budget. */
@@ -13,6 +14,12 @@ export interface HardeningOptions {
   readonly region: string;
   /** Called when Redis could not answer and this process's own bucket decided. */
   readonly onRedisFallback?: (err: unknown) => void;
+  /**
+   * The organization of a bearer token already verified by authentication (a cache lookup, no
+   * signature check), so that an over-budget organization's requests are refused before any
+   * token work whatever URL they call; undefined for a token not verified yet.
+   */
+  readonly verifiedOrgOf?: (token: string, nowMs: number) => string | undefined;
 }
 
 interface Limiters {
@@ -54,29 +61,58 @@ function limiters(security: SecurityConfig, options: HardeningOptions): Limiters
 }
 
 /**
- * Rate limits per client IP (checked first on every request, so a flood costs no token
- * verification or database work) and per organization (checked by authentication once the
- * token proves which organization is calling, so nobody can spend another tenant's budget):
- * 429 + Retry-After. Counters are shared through Redis when REDIS_URL is set (one budget per
- * region however many processes serve it), else kept per process. Security headers on every response; CORS for allow-listed origins only.
+ * Rate limits per client IP and per organization, 429 + Retry-After; security headers on every
+ * response; CORS for allow-listed origins only. Counters are shared through Redis when
+ * REDIS_URL is set (one budget per region however many processes serve it), else kept per process.
+ *
+ * Who may spend a budget: a client address spends its own on every /api/ request; an
+ * organization's is spent only by authentication, once a token proves which organization is
+ * calling (the OrganizationLimiter returned here), so nobody can spend another tenant's budget.
+ *
+ * Who is refused early: the first onRequest hook (before routing work, token verification,
+ * body parsing, database, audit) answers 429 straight away when a budget is already known to be
+ * empty — the address's, the organization the URL names (/api/orgs/<id>/…), or the organization
+ * of a token this process has already verified. Those tests only look at buckets (synchronous,
+ * nothing spent), so a URL or a token naming another organization cannot make that organization
+ * get 429s; the answer is a precomputed reply (early-refusal.ts). The one thing a stranger learns
+ * from it is that an organization is over its budget right now.
  */
 export function registerHardening(app: FastifyInstance, security: SecurityConfig, options: HardeningOptions): OrganizationLimiter {
   const { byIp, byOrg, ready, close } = limiters(security, options);
   app.addHook('onReady', ready);
   app.addHook('onClose', close);
   const allowed = new Set(security.corsOrigins);
+  const refusal = new EarlyRefusal(options.region);
+  const verifiedOrgOf = options.verifiedOrgOf;
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     const origin = request.headers.origin;
-    if (typeof origin === 'string' && allowed.has(origin)) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('access-control-expose-headers', 'atlas-region, retry-after, x-request-id');
-    }
-    reply.header('vary', 'Origin');
+    const corsOrigin = typeof origin === 'string' && allowed.has(origin) ? origin : undefined;
     // Health and metrics are for the platform's own probes, which must never be throttled.
-    if (!request.url.startsWith('/api/')) return;
-    const take = await byIp.take(request.ip);
-    if (!take.allowed) throw limited('this address', take.retryAfterSeconds);
+    if (request.url.startsWith('/api/')) {
+      const now = Date.now();
+      const ip = request.ip;
+      let waitMs = byIp.refusedForMs(ip, now);
+      if (waitMs > 0) return refusal.send(request, reply, 'address', waitMs, corsOrigin);
+      // A preflight spends no organization budget and is not refused for one: the browser must
+      // be able to send the request whose 429 (and Retry-After) it will then read.
+      const preflight = request.method === 'OPTIONS';
+      const named = preflight ? undefined : orgIdOfUrl(request.url);
+      if (named !== undefined && (waitMs = byOrg.refusedForMs(named, now)) > 0) return refusal.send(request, reply, 'organization', waitMs, corsOrigin);
+      const authorization = request.headers.authorization;
+      if (!preflight && verifiedOrgOf !== undefined && typeof authorization === 'string' && authorization.startsWith('Bearer ')) {
+        const proven = verifiedOrgOf(authorization.slice(7), now);
+        if (proven !== undefined && proven !== named && (waitMs = byOrg.refusedForMs(proven, now)) > 0) return refusal.send(request, reply, 'organization', waitMs, corsOrigin);
+      }
+      corsHeaders(reply, corsOrigin);
+      byIp.take(ip).then(
+        (take) => (take.allowed ? done() : done(limited('address', take.retryAfterSeconds))),
+        (err: Error) => done(err),
+      );
+      return;
+    }
+    corsHeaders(reply, corsOrigin);
+    done();
   });
 
   // Preflight: answered here for allowed origins, refused for the others.
@@ -109,10 +145,19 @@ export function registerHardening(app: FastifyInstance, security: SecurityConfig
 
   return async (orgId) => {
     const take = await byOrg.take(orgId);
-    if (!take.allowed) throw limited('this organization', take.retryAfterSeconds);
+    if (!take.allowed) throw limited('organization', take.retryAfterSeconds);
   };
 }
 
-function limited(who: string, retryAfterSeconds: number): AtlasError {
-  return new AtlasError('ATLAS_ERR_RATE_LIMITED', `too many requests from ${who}; retry in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
+function corsHeaders(reply: FastifyReply, corsOrigin: string | undefined): void {
+  if (corsOrigin !== undefined) {
+    reply.header('access-control-allow-origin', corsOrigin);
+    reply.header('access-control-expose-headers', 'atlas-region, retry-after, x-request-id');
+  }
+  reply.header('vary', 'Origin');
+}
+
+/** The 429 of a request that spent the last of a budget (the next ones get EarlyRefusal's). */
+function limited(scope: LimitedScope, retryAfterSeconds: number): AtlasError {
+  return new AtlasError('ATLAS_ERR_RATE_LIMITED', rateLimitedMessage(scope, retryAfterSeconds), { 'retry-after': String(retryAfterSeconds) });
 }

@@ -6,13 +6,49 @@ import { TokenBuckets, type Take } from './token-bucket';
 export interface RateLimiter {
   readonly kind: 'memory' | 'redis';
   take(key: string): Promise<Take>;
+  /**
+   * Milliseconds for which `key` is known to be refused (its bucket holds no whole token), 0 when
+   * it may have budget. Synchronous, spends nothing, refills nothing: the cheap test of the
+   * earliest hook, safe to run for a key nobody has proved is theirs.
+   */
+  refusedForMs(key: string, nowMs: number): number;
   close(): Promise<void>;
 }
 
 /** Counters in this process: N API processes admit up to N times the limit. */
 export function memoryLimiter(limit: RateLimit, now: () => number = Date.now): RateLimiter {
   const buckets = new TokenBuckets(limit);
-  return { kind: 'memory', take: async (key) => buckets.take(key, now()), close: async () => undefined };
+  return {
+    kind: 'memory',
+    take: async (key) => buckets.take(key, now()),
+    refusedForMs: (key, nowMs) => buckets.emptyForMs(key, nowMs),
+    close: async () => undefined,
+  };
+}
+
+const MEMO_MAX = 100_000;
+
+/**
+ * Until when a key was last refused, on this process's clock. Exact for as long as it lasts:
+ * only time puts tokens back into a bucket, so a bucket found empty stays empty until then,
+ * whichever process looks. Bounded: past MEMO_MAX keys, expired ones go, then all (a forgotten
+ * key only costs its next request a round trip to the shared counter).
+ */
+class RefusalMemo {
+  private readonly until = new Map<string, number>();
+
+  remember(key: string, untilMs: number, nowMs: number): void {
+    if (this.until.size >= MEMO_MAX && !this.until.has(key)) {
+      for (const [k, t] of this.until) if (t <= nowMs) this.until.delete(k);
+      if (this.until.size >= MEMO_MAX) this.until.clear();
+    }
+    this.until.set(key, untilMs);
+  }
+
+  refusedForMs(key: string, nowMs: number): number {
+    const until = this.until.get(key);
+    return until === undefined || until <= nowMs ? 0 : until - nowMs;
+  }
 }
 
 /**
@@ -56,6 +92,7 @@ export function redisLimiter(connection: Redis, region: string, scope: string, l
   const redis = connection as RedisWithTake;
   if (!redis.atlasTake) redis.defineCommand('atlasTake', { numberOfKeys: 1, lua: TAKE });
   const local = new TokenBuckets(limit);
+  const refused = new RefusalMemo();
   const perMs = limit.capacity / (limit.perSeconds * 1000);
   return {
     kind: 'redis',
@@ -63,12 +100,19 @@ export function redisLimiter(connection: Redis, region: string, scope: string, l
       try {
         const [allowed, left] = await redis.atlasTake(`atlas:rl:${region}:${scope}:${key}`, limit.capacity, perMs);
         if (allowed === 1) return { allowed: true };
-        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - Number(left)) / perMs / 1000)) };
+        const waitMs = Math.ceil((1 - Number(left)) / perMs);
+        const now = Date.now();
+        refused.remember(key, now + waitMs, now);
+        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
       } catch (err) {
         events.fallback?.(err);
-        return local.take(key, Date.now());
+        const now = Date.now();
+        const take = local.take(key, now);
+        if (!take.allowed) refused.remember(key, now + local.emptyForMs(key, now), now);
+        return take;
       }
     },
+    refusedForMs: (key, nowMs) => refused.refusedForMs(key, nowMs),
     // The connection belongs to the caller.
     close: async () => undefined,
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { writeAuditCheckpoint } from '@atlas/db';
 import { registerAuth } from '../auth/auth.plugin';
+import { TokenVerifier } from '../auth/tokens';
 import type { AppContext } from '../context';
 import { AuditBatcher } from '../lib/audit-batcher';
 import { runRetentionPurge } from '../lib/retention';
@@ -27,8 +28,10 @@ declare module 'fastify' {
  */
 export async function registerSecurity(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const { security } = ctx.config;
+  const verifier = await TokenVerifier.create(security.authPublicKey, ctx.config.topology);
   const limitOrganization = registerHardening(app, security, {
     region: ctx.config.region.id,
+    verifiedOrgOf: (token, nowMs) => verifier.verifiedOrgOf(token, nowMs),
     ...(ctx.config.redisUrl ? { redisUrl: ctx.config.redisUrl } : {}),
     onRedisFallback: rateLimitFallbackMetric(ctx.metrics.registry, ctx.config.region.id, (err) => app.log.warn({ err }, 'rate limit: Redis did not answer; this process decided alone')),
   });
@@ -38,7 +41,7 @@ export async function registerSecurity(app: FastifyInstance, ctx: AppContext): P
     auditBatcherMetrics(ctx.metrics.registry, ctx.config.region.id, (err) => app.log.error({ err }, 'a read-audit batch failed; its reads were refused')),
   );
   app.decorate('auditReads', auditReads);
-  await registerAuth(app, ctx, limitOrganization);
+  await registerAuth(app, ctx, limitOrganization, verifier);
   await app.register(devTokenRoutes);
   await app.register(residencyProbeRoutes);
 

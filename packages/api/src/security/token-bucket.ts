@@ -34,4 +34,15 @@ export class TokenBuckets {
     }
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)) };
   }
+
+  /**
+   * Milliseconds until the key's bucket holds a whole token again, 0 if it holds one now (or is
+   * unknown, i.e. full). Reads only: spends nothing, refills nothing, allocates nothing.
+   */
+  emptyForMs(key: string, nowMs: number): number {
+    const bucket = this.buckets.peek(key);
+    if (bucket === undefined) return 0;
+    const tokens = bucket.tokens + Math.max(0, nowMs - bucket.updatedMs) * this.perMs;
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs);
+  }
 }
