@@ -1,8 +1,12 @@
 /**
  * Hybrid logical clock and the conflict rule of the global tables, as pure functions.
  * The database stamps and resolves with the same rules in SQL
- * (packages/db/migrations/002.do.replication.sql); these are the model the repair pass
- * and the tests use. Versions are bigint: 48 bits of milliseconds, 16 of logical counter.
+ * (packages/db/migrations/002.do.replication.sql, clock made cheaper by 024); these are the
+ * model the repair pass and the tests use. Versions are bigint: 48 bits of milliseconds, 16
+ * of logical counter. One difference in the database: when its clock has to catch up with
+ * the wall clock it jumps up to 10 ms past it, so the next writes in those 10 ms take the
+ * path without a lock. Every property below still holds (monotonic, never behind the wall
+ * clock, above the replaced and every observed version); only the exact values differ.
  */
 
 export const HLC_LOGICAL_BITS = 16n;
