@@ -4,7 +4,7 @@
  * region's readiness route, with its state kept between runs in an injected store
  * (DynamoDB in AWS, memory in tests). Only the core is imported, never the daemon.
  */
-import { DEFAULT_THRESHOLDS, transition, type FailoverEffect, type FailoverEvent, type FailoverThresholds, type Notification, type RegionFailoverState } from '../../packages/orchestrator/src/core/index';
+import { DEFAULT_THRESHOLDS, healthyRegion, transition, type FailoverEffect, type FailoverEvent, type FailoverThresholds, type Notification, type RegionFailoverState } from '../../packages/orchestrator/src/core/index';
 
 export interface WatchedRegion {
   readonly id: string;
@@ -71,22 +71,7 @@ export function probesPerRun(health: HealthRule): number {
 
 /** A region seen for the first time: RDS Multi-AZ keeps a synchronous standby from creation. */
 export function initialState(region: string, now: number): RegionFailoverState {
-  return {
-    region,
-    phase: 'healthy',
-    since: now,
-    primaryFailures: 0,
-    primaryFailingSince: null,
-    primaryOks: 0,
-    standbyFailures: 0,
-    standbyFailingSince: null,
-    standby: 'streaming',
-    syncSuspended: false,
-    failoverId: null,
-    attempts: 0,
-    retryAt: 0,
-    lastError: null,
-  };
+  return healthyRegion(region, now);
 }
 
 /** Applies one event and every effect it causes (events produced by effects are fed back). */

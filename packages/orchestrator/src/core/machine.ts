@@ -1,6 +1,26 @@
 import { TRANSITIONS, type Cell } from './transitions';
 import { DEFAULT_THRESHOLDS, type EventType, type FailoverEvent, type FailoverThresholds, type RegionFailoverState, type Transition } from './types';
 
+/** A healthy region with a streaming synchronous standby and every counter at zero. */
+export function healthyRegion(region: string, now: number): RegionFailoverState {
+  return {
+    region,
+    phase: 'healthy',
+    since: now,
+    primaryFailures: 0,
+    primaryFailingSince: null,
+    primaryOks: 0,
+    standbyFailures: 0,
+    standbyFailingSince: null,
+    standby: 'streaming',
+    syncSuspended: false,
+    failoverId: null,
+    attempts: 0,
+    retryAt: 0,
+    lastError: null,
+  };
+}
+
 /**
  * A region's state when the orchestrator starts: the primary is assumed up and the standby
  * is built afresh (a standby left from an earlier run may follow an old primary), so the
@@ -8,22 +28,7 @@ import { DEFAULT_THRESHOLDS, type EventType, type FailoverEvent, type FailoverTh
  */
 export function startRegion(region: string, now: number): Transition {
   return {
-    state: {
-      region,
-      phase: 'standby-lost',
-      since: now,
-      primaryFailures: 0,
-      primaryFailingSince: null,
-      primaryOks: 0,
-      standbyFailures: 0,
-      standbyFailingSince: null,
-      standby: 'rebuilding',
-      syncSuspended: true,
-      failoverId: null,
-      attempts: 0,
-      retryAt: 0,
-      lastError: null,
-    },
+    state: { ...healthyRegion(region, now), phase: 'standby-lost', standby: 'rebuilding', syncSuspended: true },
     effects: [{ kind: 'suspend-sync' }, { kind: 'rebuild-standby' }],
   };
 }
