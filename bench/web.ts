@@ -4,12 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
-import { chromium } from 'playwright-core';
 import { serveWebApp } from '../packages/edge/src/index';
 import { ensureWebApp } from '../packages/cli/src/web-app';
+import { CHROMIUM, launchChromium } from '../test/support/chromium';
 import { machineDescription, ms, percentile } from './report';
 
-const CHROMIUM = process.env.ATLAS_CHROMIUM ?? '/usr/bin/chromium';
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 10);
 /** The issue's goal for the initial JavaScript, compressed. */
 const GOAL_BYTES = 250 * 1024;
@@ -67,19 +66,7 @@ export async function runWebBench(log: (line: string) => void = console.log): Pr
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`;
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const fcp: number[] = [];
   const render: number[] = [];
   const dcl: number[] = [];

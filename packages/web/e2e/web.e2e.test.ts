@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../../../test/support/chromium';
 import { atlas, exited, startCluster, type Cluster } from './cluster';
 
 /**
@@ -12,7 +13,6 @@ import { atlas, exited, startCluster, type Cluster } from './cluster';
  * global data, switch region by hand. Screenshots of each main screen land in
  * packages/web/test-artifacts/. Every wait is bounded.
  */
-const CHROMIUM = process.env.ATLAS_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const WAIT = 30_000;
 
@@ -32,20 +32,7 @@ describe('Atlas web app in a real browser', { timeout: 600_000 }, () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM} (Debian package chromium); the e2e suite cannot run`);
     await mkdir(ARTIFACTS, { recursive: true });
     cluster = await startCluster(480_000);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     // Health every second instead of 30 s (the app reads this override from storage).
     await context.addInitScript(() => window.localStorage.setItem('atlas.health-interval-ms', '1000'));
