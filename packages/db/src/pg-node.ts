@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pgBinaries } from './binaries';
-import { osUser, resetOsUserCache, type OsUser } from './os-user';
+import { assertReachable, osUser, resetOsUserCache, type OsUser } from './os-user';
 
 const run = promisify(execFile);
 
@@ -95,6 +95,7 @@ export class PgNode {
     await writeFile(pwfile, `${this.options.superuserPassword}\n`, { mode: 0o600 });
     if (user.isRoot) await chown(pwfile, user.uid, user.gid);
     const { initdb } = await pgBinaries();
+    assertReachable([initdb, this.dataDir], user);
     try {
       await run(
         initdb,
