@@ -6,7 +6,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/core/test/**/*.test.ts', 'infra/test/**/*.test.ts', 'test/support/**/*.test.ts'],
+          // packages/*/test/unit: pure code of a package that otherwise needs the regions' databases.
+          include: ['packages/core/test/**/*.test.ts', 'packages/*/test/unit/**/*.test.ts', 'infra/test/**/*.test.ts', 'test/support/**/*.test.ts'],
           // Loading Pulumi's SDK cold takes seconds on a busy 2-core machine.
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -16,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'regions',
           include: ['packages/{db,api,cli,edge,orchestrator}/test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'packages/*/test/unit/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

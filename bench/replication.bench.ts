@@ -10,7 +10,9 @@ import {
   setupMesh,
   waitForReplication,
   type MeshNode,
+  type RegionDatabase,
 } from '@atlas/db';
+import { listenForChanges, type ChangeListener } from '@atlas/api';
 import { startFreshRegions, type FreshRegions } from '../test/support/fresh-regions';
 import { machineDescription, ms, percentile } from './report';
 
@@ -20,16 +22,16 @@ import { machineDescription, ms, percentile } from './report';
  * throughput with the conflict triggers against plain logical replication (triggers
  * disabled on both sides), measured in the same run.
  *
- * Lag of one write = when the subscriber's change notification (atlas_global_changed, sent
- * at the apply commit) reaches this process − when the publisher acknowledged the commit;
- * both instants on this process's clock.
+ * Lag of one write = when the subscriber's cache-invalidation stream (the API's logical
+ * decoding stream, lib/change-listener.ts, which delivers the apply commit's changes) hands
+ * the change to this process − when the publisher acknowledged the commit; both instants on
+ * this process's clock.
  */
 
 const LAG_SECONDS = Number(process.env.BENCH_REPLICATION_SECONDS ?? 3);
 const THROUGHPUT_WRITES = Number(process.env.BENCH_REPLICATION_WRITES ?? 2000);
 const THROUGHPUT_ROUNDS = Number(process.env.BENCH_REPLICATION_ROUNDS ?? 3);
 const WRITERS = 8;
-const CHANNEL = 'atlas_global_changed';
 
 interface LagFigures {
   readonly rate: number;
@@ -52,14 +54,21 @@ async function connectAll(url: string, n: number): Promise<pg.Client[]> {
   );
 }
 
-async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: number, wan: boolean, tag: string): Promise<LagFigures> {
-  const listener = new pg.Client({ connectionString: subscriber.adminUrl });
-  await listener.connect();
-  const arrived = new Map<string, number>();
-  listener.on('notification', (m) => {
-    if (m.channel === CHANNEL && m.payload) arrived.set(m.payload, performance.now());
+/** The API's cache stream on one database, as the API runs it; `onChange` sees every change. */
+async function cacheStream(database: RegionDatabase, onChange: (table: string, key: string) => void): Promise<ChangeListener> {
+  const listener = listenForChanges(database.cacheStreamUrl, {
+    onChange,
+    onReset: () => undefined,
+    // It reconnects by itself; a lost change then shows as a write that never arrived.
+    onError: (err) => console.warn(`replication bench: the cache stream of ${database.region.id} reconnects: ${err.message}`),
   });
-  await listener.query(`LISTEN ${CHANNEL}`);
+  await listener.ready;
+  return listener;
+}
+
+async function measureLag(publisher: MeshNode, subscriber: RegionDatabase, rate: number, wan: boolean, tag: string): Promise<LagFigures> {
+  const arrived = new Map<string, number>();
+  const listener = await cacheStream(subscriber, (table, key) => void arrived.set(`${table}:${key}`, performance.now()));
   const writers = await connectAll(publisher.adminUrl, WRITERS);
   // Warm-up: the link must be streaming before the clock starts. Right after a re-point the
   // subscription's worker is still reconnecting (up to wal_retrieve_retry_interval plus the
@@ -69,7 +78,7 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
   const warmDeadline = performance.now() + 15_000;
   while (!arrived.has(`user_preferences:${warm}`)) {
     if (performance.now() > warmDeadline)
-      throw new Error(`the link from ${publisher.region} to ${subscriber.region} did not deliver the warm-up write`);
+      throw new Error(`the link from ${publisher.region} to ${subscriber.region.id} did not deliver the warm-up write`);
     await new Promise((r) => setTimeout(r, 5));
   }
   arrived.clear();
@@ -85,7 +94,7 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
         const due = started + (i * 1000) / rate;
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        // user_preferences: its change notification names the row ('<table>:<user_id>').
+        // user_preferences: the stream names the row by its cache key, user_id.
         const id = `usr_${tag}_${i}`;
         await c.query("INSERT INTO user_preferences (user_id, locale) VALUES ($1, 'en')", [id]);
         committed.set(`user_preferences:${id}`, performance.now());
@@ -95,7 +104,7 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
   const elapsed = (performance.now() - started) / 1000;
   const deadline = performance.now() + 15_000;
   while (arrived.size < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await Promise.all([...writers, listener].map((c) => c.end()));
+  await Promise.all([...writers.map((c) => c.end()), listener.close()]);
   const lags = [...committed].flatMap(([key, at]) => (arrived.has(key) ? [Math.max(0, arrived.get(key)! - at)] : [])).sort((a, b) => a - b);
   return {
     rate,
@@ -111,14 +120,14 @@ async function measureLag(publisher: MeshNode, subscriber: MeshNode, rate: numbe
 
 type TriggerMode = 'plain' | 'conflict' | 'full';
 const MODE_LABEL: Record<TriggerMode, string> = {
-  full: 'conflict triggers + cache notification (stamp + apply + notify: production)',
-  conflict: 'conflict triggers only (stamp + apply; cache notification off)',
+  full: "conflict triggers + the API's cache-invalidation decoding streams (stamp + apply + one pgoutput stream per region consuming: production)",
+  conflict: 'conflict triggers only (stamp + apply; no cache stream)',
   plain: 'plain logical replication (user triggers disabled)',
 };
 
 /**
- * plain: no user trigger (PostgreSQL's own logical replication); conflict: the stamp and the
- * replica-only apply trigger; full: those plus the ALWAYS cache-notification trigger.
+ * plain: no user trigger (PostgreSQL's own logical replication); conflict and full: the stamp
+ * and the replica-only apply trigger (full adds the cache streams, in measureThroughput).
  */
 async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promise<void> {
   for (const node of nodes) {
@@ -130,7 +139,6 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
         if (mode === 'plain') continue;
         await c.query(`ALTER TABLE ${t} ENABLE TRIGGER atlas_stamp`);
         await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply`);
-        if (mode === 'full') await c.query(`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER atlas_notify_global_change`);
       }
     } finally {
       await c.end();
@@ -170,8 +178,23 @@ function clusterCpuMs(dataDir: string): number {
   return (total * 1000) / 100; // USER_HZ = 100 on Linux
 }
 
-/** Writes per second from the first write to the last one applied on the subscriber. */
-async function measureThroughput(publisher: MeshNode, subscriber: MeshNode, tag: string): Promise<number> {
+/**
+ * Writes per second from the first write to the last one applied on the subscriber. With
+ * `streams`, both regions' cache streams consume throughout, and must then have delivered
+ * every write's change (checked after the clock stops: their delay is lag, not throughput).
+ */
+async function measureThroughput(publisher: RegionDatabase, subscriber: RegionDatabase, tag: string, streams: boolean): Promise<number> {
+  // The production path: each region's API consumes its own database's stream throughout.
+  const delivered = new Map<string, number>();
+  const listeners = streams
+    ? await Promise.all(
+        [publisher, subscriber].map((d) =>
+          cacheStream(d, (table, key) => {
+            if (table === 'referential' && key === tag) delivered.set(d.region.id, (delivered.get(d.region.id) ?? 0) + 1);
+          }),
+        ),
+      )
+    : [];
   const writers = await connectAll(publisher.adminUrl, WRITERS);
   const started = performance.now();
   let next = 0;
@@ -198,18 +221,25 @@ async function measureThroughput(publisher: MeshNode, subscriber: MeshNode, tag:
   const pub = new pg.Client({ connectionString: publisher.adminUrl });
   const sub = new pg.Client({ connectionString: subscriber.adminUrl });
   await Promise.all([pub.connect(), sub.connect()]);
+  let elapsed: number;
   try {
     const want = (await pub.query<{ d: string }>(digest, [tag])).rows[0]!.d;
     const deadline = performance.now() + 120_000;
     while ((await sub.query<{ d: string }>(digest, [tag])).rows[0]!.d !== want) {
-      if (performance.now() > deadline) throw new Error(`${subscriber.region} did not receive the throughput writes within 120 s`);
+      if (performance.now() > deadline) throw new Error(`${subscriber.region.id} did not receive the throughput writes within 120 s`);
       // Coarse enough that the polling's own CPU stays small next to the writes'.
       await new Promise((r) => setTimeout(r, 25));
     }
+    elapsed = (performance.now() - started) / 1000;
+    // Every write is one change in each region's stream (the publisher's commit, the apply's).
+    while (streams && [publisher, subscriber].some((d) => (delivered.get(d.region.id) ?? 0) < THROUGHPUT_WRITES)) {
+      if (performance.now() > deadline) throw new Error(`the cache streams did not deliver the throughput writes within 120 s: ${JSON.stringify(Object.fromEntries(delivered))}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   } finally {
-    await Promise.all([pub.end(), sub.end()]);
+    await Promise.all([pub.end(), sub.end(), ...listeners.map((l) => l.close())]);
   }
-  return THROUGHPUT_WRITES / ((performance.now() - started) / 1000);
+  return THROUGHPUT_WRITES / elapsed;
 }
 
 export async function runReplicationBench(log: (line: string) => void = console.log): Promise<{ markdown: string }> {
@@ -219,6 +249,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
     log('replication bench: starting eu-west-1 and us-east-1');
     fresh = await startFreshRegions(2, { prefix: 'atlas-bench-repl-' });
     const [eu, us] = fresh.nodes as [MeshNode, MeshNode];
+    const [euDb, usDb] = fresh.databases as [RegionDatabase, RegionDatabase];
     const oneWay = oneWayDelayMs(fresh.topology, 'eu-west-1', 'us-east-1');
     proxy = await DelayProxy.start({ target: endpointFromUrl(eu.adminUrl), delayMs: oneWay });
     const mesh = await setupMesh([eu, us]);
@@ -231,7 +262,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
       await waitForReplication([eu]);
       for (const rate of [200, 1000]) {
         log(`replication bench: lag at ${rate} writes/s ${wan ? `through a ${oneWay} ms one-way WAN` : 'without WAN'}`);
-        lag.push(await measureLag(eu, us, rate, wan, `lag${rate}${wan ? 'w' : ''}`));
+        lag.push(await measureLag(eu, usDb, rate, wan, `lag${rate}${wan ? 'w' : ''}`));
       }
     }
     await repointSubscription(us.adminUrl, 'eu-west-1', endpointFromUrl(eu.adminUrl));
@@ -247,7 +278,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
         await setTriggers([eu, us], mode);
         log(`replication bench: throughput, ${MODE_LABEL[mode]} (round ${round + 1})`);
         const cpuBefore = cpuNow();
-        rounds[mode].push(await measureThroughput(eu, us, `tp${round}${mode[0]}`));
+        rounds[mode].push(await measureThroughput(euDb, usDb, `tp${round}${mode[0]}`, mode === 'full'));
         cpuPerWrite[mode].push(((cpuNow() - cpuBefore) * 1000) / THROUGHPUT_WRITES);
       }
     }
@@ -263,13 +294,13 @@ export async function runReplicationBench(log: (line: string) => void = console.
     const markdown = [
       machineDescription(),
       '',
-      `Two regions (eu-west-1 → us-east-1), PostgreSQL 18 logical replication with the Atlas conflict triggers, subscription with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}. ${WRITERS} writer connections, single-row INSERTs into a global table (user_preferences), paced to the target rate for ${LAG_SECONDS} s. Lag = change notification from the subscriber's apply commit received − commit acknowledged by the publisher (same process clock). WAN = the link re-pointed through the latency-injecting proxy.`,
+      `Two regions (eu-west-1 → us-east-1), PostgreSQL 18 logical replication with the Atlas conflict triggers, subscription with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}. ${WRITERS} writer connections, single-row INSERTs into a global table (user_preferences), paced to the target rate for ${LAG_SECONDS} s. Lag = the change delivered by the subscriber's cache-invalidation stream (the API's logical decoding stream, which carries the apply worker's commit) − commit acknowledged by the publisher (same process clock). WAN = the link re-pointed through the latency-injecting proxy. A walsender decodes only flushed WAL, and the apply worker commits with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}: ${APPLY_SYNCHRONOUS_COMMIT === 'off' ? "the WAL writer's delay (wal_writer_delay, 200 ms by default) is most of these figures; the row itself is readable on the subscriber before its change reaches the cache" : 'each change is decodable as soon as it is applied'}.`,
       '',
       '| target writes/s | WAN | writes | achieved writes/s | lag p50 ms | lag p95 ms | lag p99 ms | not arrived |',
       '|---:|---|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
-      `Throughput: ${THROUGHPUT_WRITES} writes (half inserts, half updates) by ${WRITERS} connections as fast as possible, timed until the subscriber holds all of them (same digest of the rows as the publisher); best of ${THROUGHPUT_ROUNDS} alternating rounds each. The issue's goal compares the conflict triggers with plain logical replication; the production row adds the cache-invalidation NOTIFY, which PostgreSQL serialises at commit (one global lock held through the commit's WAL flush).`,
+      `Throughput: ${THROUGHPUT_WRITES} writes (half inserts, half updates) by ${WRITERS} connections as fast as possible, timed until the subscriber holds all of them (same digest of the rows as the publisher); best of ${THROUGHPUT_ROUNDS} alternating rounds each. The issue's goal compares the conflict triggers with plain logical replication; the production row adds what cache invalidation costs: each region's API consuming its own pgoutput stream (publication atlas_cache, a temporary slot per API process), checked to have delivered every write's change after the round. It replaced a NOTIFY trigger, which PostgreSQL serialised at commit (one global lock held through the commit's WAL flush).`,
       '',
       '| mode | writes/s (rounds) | ratio to plain | database CPU µs per write (median of rounds) | plain CPU / mode CPU |',
       '|---|---|---:|---:|---:|',

@@ -114,6 +114,22 @@ describe('configFromEnv database forms', () => {
     expect(configFromEnv({ ...base, ...parts }).adminDatabaseUrl).toBeUndefined();
   });
 
+  it("derives the cache stream's URL on the API's own database server, or takes it as given", () => {
+    const fromParts = new URL(configFromEnv({ ...base, ...parts, ATLAS_DB_SSLMODE: 'require', ATLAS_CACHE_STREAM_PASSWORD: 's@c/r:t' }).cacheStreamUrl!);
+    expect([fromParts.hostname, fromParts.pathname, decodeURIComponent(fromParts.username), decodeURIComponent(fromParts.password), fromParts.searchParams.get('sslmode')]).toEqual([
+      'db.eu.internal',
+      '/atlas',
+      'atlas_cache_stream',
+      's@c/r:t',
+      'require',
+    ]);
+    const fromUrl = new URL(configFromEnv({ ...base, DATABASE_URL: 'postgres://atlas_app:pw@127.0.0.1:15432/atlas?sslmode=disable', ATLAS_CACHE_STREAM_USER: 'streamer', ATLAS_CACHE_STREAM_PASSWORD: 'x y%' }).cacheStreamUrl!);
+    expect([fromUrl.host, fromUrl.pathname, decodeURIComponent(fromUrl.username), decodeURIComponent(fromUrl.password), fromUrl.search]).toEqual(['127.0.0.1:15432', '/atlas', 'streamer', 'x y%', '?sslmode=disable']);
+    expect(configFromEnv({ ...base, ...parts, ATLAS_CACHE_STREAM_URL: 'postgres://s:t@h/d' }).cacheStreamUrl).toBe('postgres://s:t@h/d');
+    // Nothing to invalidate a cache with: the API caches nothing (app.ts).
+    expect(configFromEnv({ ...base, ...parts }).cacheStreamUrl).toBeUndefined();
+  });
+
   it('uses DATABASE_URL as given when present', () => {
     expect(configFromEnv({ ...base, ...parts, DATABASE_URL: 'postgres://a:b@h:1/d' }).databaseUrl).toBe('postgres://a:b@h:1/d');
   });
@@ -135,6 +151,8 @@ describe('configFromEnv database forms', () => {
     [{ ...parts, ATLAS_DB_HOST: 'db/evil' }, 'ATLAS_DB_HOST'],
     [{ ...parts, ATLAS_ADMIN_DB_USER: 'atlas_admin' }, 'ATLAS_ADMIN_DB_PASSWORD: is required with'],
     [{ DATABASE_URL: 'postgres://a:b@h/d', ATLAS_ADMIN_DB_USER: 'u', ATLAS_ADMIN_DB_PASSWORD: 'p' }, 'ATLAS_ADMIN_DB_USER: is used only with ATLAS_DB_HOST'],
+    [{ ...parts, ATLAS_CACHE_STREAM_USER: 'streamer' }, 'ATLAS_CACHE_STREAM_PASSWORD: is required with'],
+    [{ ...parts, ATLAS_CACHE_STREAM_URL: 'mysql://s@h/d' }, 'ATLAS_CACHE_STREAM_URL'],
   ])('refuses %j by name', (extra, message) => {
     let error: unknown;
     try {

@@ -11,7 +11,7 @@ export interface ClusterInfo {
   readonly home: string;
   readonly topology: TopologyInput;
   readonly secrets: LocalSecrets;
-  readonly databases: Record<string, { adminUrl: string; appUrl: string }>;
+  readonly databases: Record<string, { adminUrl: string; appUrl: string; cacheStreamUrl: string }>;
 }
 
 declare module 'vitest' {
@@ -43,7 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     for (const region of topology.regions) {
       const db = await ensureRegionDatabase({ home, region, secrets });
       started.push(db);
-      databases[region.id] = { adminUrl: db.adminUrl, appUrl: db.appUrl };
+      databases[region.id] = { adminUrl: db.adminUrl, appUrl: db.appUrl, cacheStreamUrl: db.cacheStreamUrl };
     }
   } catch (err) {
     await Promise.allSettled(started.map((d) => d.node.stop('immediate')));

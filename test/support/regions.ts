@@ -21,6 +21,7 @@ export function apiConfig(regionId: string): ApiConfig {
     topology,
     region,
     databaseUrl: info.databases[regionId]!.appUrl,
+    cacheStreamUrl: info.databases[regionId]!.cacheStreamUrl,
     home: info.home,
     host: '127.0.0.1',
     port: region.apiPort,

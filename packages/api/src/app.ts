@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AtlasDb } from '@atlas/db';
 import type { ApiConfig } from './config';
 import type { AppContext } from './context';
-import { GlobalRowCache, memoryCache, redisCache } from './lib/cache';
+import { GlobalRowCache, memoryCache, noCache, redisCache } from './lib/cache';
 import { listenForChanges } from './lib/change-listener';
 import { bodyStoreFor } from './lib/body-store';
 import { DocumentStore } from './lib/document-store';
@@ -55,7 +55,9 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
 
   const metrics = createMetrics(region);
   const count = (event: string) => (table: string) => metrics.cacheEvents.inc({ region, table, event });
-  const cache = new GlobalRowCache(config.redisUrl ? redisCache(config.redisUrl, region) : memoryCache(), {
+  // Without the invalidation stream nothing could keep cached rows fresh: cache nothing.
+  const store = !config.cacheStreamUrl ? noCache() : config.redisUrl ? redisCache(config.redisUrl, region) : memoryCache();
+  const cache = new GlobalRowCache(store, {
     hit: count('hit'),
     miss: count('miss'),
     invalidated: count('invalidation'),
@@ -69,17 +71,20 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     cache,
   };
   app.decorate('atlas', ctx);
-  const listener = listenForChanges(config.databaseUrl, {
-    onChange: (table, key) => cache.invalidate(table, key),
-    onReset: () => cache.reset(),
-    onError: (err) => app.log.warn({ err }, 'cache invalidation connection lost; reconnecting'),
-  });
+  const listener = config.cacheStreamUrl
+    ? listenForChanges(config.cacheStreamUrl, {
+        onChange: (table, key) => cache.invalidate(table, key),
+        onReset: () => cache.reset(),
+        onError: (err) => app.log.warn({ err }, 'cache invalidation stream lost; reconnecting'),
+      })
+    : undefined;
+  if (!listener) app.log.warn('no cache invalidation stream configured (ATLAS_CACHE_STREAM_URL): global rows are not cached');
   app.addHook('onReady', async () => {
     // Serve nothing from the cache before invalidations can reach it.
-    await listener.ready;
+    await listener?.ready;
   });
   app.addHook('onClose', async () => {
-    await listener.close();
+    await listener?.close();
     await cache.store.close();
     bodies.close();
   });

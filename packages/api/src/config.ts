@@ -23,6 +23,12 @@ export interface ApiConfig {
   readonly documentLimit: number;
   /** The region's S3 bucket for sealed document bodies; absent: files under `home` (lib/body-store.ts). */
   readonly documentsBucket?: DocumentsBucketConfig;
+  /**
+   * The cache-invalidation stream's URL (role atlas_cache_stream, replication connections
+   * only: lib/change-listener.ts). Absent: global rows are not cached, since nothing would
+   * invalidate them.
+   */
+  readonly cacheStreamUrl?: string;
   /** Redis for the global-row cache (TLS with rediss://); the in-process LRU when absent. */
   readonly redisUrl?: string;
   /** How often to probe the other regions' round trips; 0 disables the probes. */
@@ -73,6 +79,9 @@ const EnvSchema = Type.Object({
   ATLAS_DB_SSLROOTCERT: Type.Optional(Type.String({ pattern: '^/' })),
   ATLAS_ADMIN_DB_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
   ATLAS_ADMIN_DB_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  ATLAS_CACHE_STREAM_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  ATLAS_CACHE_STREAM_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  ATLAS_CACHE_STREAM_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   ATLAS_HOME: Type.String({ minLength: 1 }),
   ATLAS_DOCUMENT_KEY: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
   ATLAS_BLIND_INDEX_KEY: Type.String({ minLength: 16 }),
@@ -109,6 +118,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const databaseUrl = databaseUrlFromEnv(env);
   const adminDatabaseUrl = adminDatabaseUrlFromEnv(env);
+  const cacheStreamUrl = cacheStreamUrlFromEnv(env, databaseUrl);
   const topology = loadTopology(env.ATLAS_TOPOLOGY);
   const region = requireRegion(topology, env.ATLAS_REGION!);
   let security: SecurityConfig;
@@ -132,6 +142,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     bodyLimit: 256 * 1024,
     documentLimit: 10 * 1024 * 1024,
     ...documentsBucketFromEnv(env, region),
+    ...(cacheStreamUrl ? { cacheStreamUrl } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     probeIntervalMs: env.ATLAS_PROBE_INTERVAL_MS ? Number(env.ATLAS_PROBE_INTERVAL_MS) : 5_000,
     latencyAlertMs: env.ATLAS_LATENCY_ALERT_MS ? Number(env.ATLAS_LATENCY_ALERT_MS) : 200,
@@ -200,6 +211,29 @@ function adminDatabaseUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.ATLAS_ADMIN_DB_USER || !env.ATLAS_ADMIN_DB_PASSWORD) throw new ConfigError(env.ATLAS_ADMIN_DB_USER ? 'ATLAS_ADMIN_DB_PASSWORD' : 'ATLAS_ADMIN_DB_USER', 'is required with the other ATLAS_ADMIN_DB_* variable');
   if (!env.ATLAS_DB_HOST) throw new ConfigError('ATLAS_ADMIN_DB_USER', 'is used only with ATLAS_DB_HOST (or set ATLAS_ADMIN_DATABASE_URL)');
   return urlFromParts(env, env.ATLAS_ADMIN_DB_USER, env.ATLAS_ADMIN_DB_PASSWORD);
+}
+
+/** The stream role's default name (migration 025). */
+const CACHE_STREAM_ROLE = 'atlas_cache_stream';
+
+/**
+ * ATLAS_CACHE_STREAM_URL as given; or ATLAS_CACHE_STREAM_PASSWORD (+ ATLAS_CACHE_STREAM_USER,
+ * default atlas_cache_stream) on the API's own database: the ATLAS_DB_* parts when given, else
+ * DATABASE_URL with the stream role's credentials in place of the application role's.
+ */
+function cacheStreamUrlFromEnv(env: NodeJS.ProcessEnv, databaseUrl: string): string | undefined {
+  if (env.ATLAS_CACHE_STREAM_URL) return env.ATLAS_CACHE_STREAM_URL;
+  if (!env.ATLAS_CACHE_STREAM_PASSWORD) {
+    if (env.ATLAS_CACHE_STREAM_USER) throw new ConfigError('ATLAS_CACHE_STREAM_PASSWORD', 'is required with ATLAS_CACHE_STREAM_USER');
+    return undefined;
+  }
+  const user = env.ATLAS_CACHE_STREAM_USER ?? CACHE_STREAM_ROLE;
+  if (!env.DATABASE_URL) return urlFromParts(env, user, env.ATLAS_CACHE_STREAM_PASSWORD);
+  const url = new URL(databaseUrl);
+  // Encoded here: the setters leave '%' as it is.
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(env.ATLAS_CACHE_STREAM_PASSWORD);
+  return url.toString();
 }
 
 function urlFromParts(env: NodeJS.ProcessEnv, user: string, password: string): string {

@@ -81,7 +81,7 @@ describe('audit chain tampering (a fresh region, so no other suite is disturbed)
     fresh = await startFreshRegions(1, { prefix: 'atlas-audit-' });
     auditKey = (await loadOrCreateSecrets(fresh.home, ['eu-west-1'])).auditSigningKey;
     const base = apiConfig('eu-west-1');
-    const config = { ...base, databaseUrl: fresh.databases[0]!.appUrl, home: fresh.home, security: { ...base.security, auditSigningKey: auditKey } };
+    const config = { ...base, databaseUrl: fresh.databases[0]!.appUrl, cacheStreamUrl: fresh.databases[0]!.cacheStreamUrl, home: fresh.home, security: { ...base.security, auditSigningKey: auditKey } };
     const db = createDb(config.databaseUrl, { max: 3 });
     const app = await buildApp(config, db, { logger: false });
     await app.ready();

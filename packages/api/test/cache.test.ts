@@ -3,51 +3,25 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { createDb } from '@atlas/db';
 import { buildApp } from '@atlas/api';
 import { adminQuery, apiConfig, cluster, regionApp, startRegionApp, type RegionApp } from '../../../test/support/regions';
 import { freePort } from '../../../test/support/free-port';
+import { hits, settled, throwawayRedis } from './cache-support';
 
-/**
- * Waits until the app's invalidation listener has seen every notification committed before
- * now: notifications reach a listener in commit order, so once our marker arrives, so has
- * every change committed before it.
- */
-async function settled(region: string): Promise<void> {
-  const listener = new pg.Client({ connectionString: cluster().databases[region]!.adminUrl });
-  await listener.connect();
-  const marker = `marker:${Math.random()}`;
-  const seen = new Promise<void>((resolve) => listener.on('notification', (m) => m.payload === marker && resolve()));
-  await listener.query('LISTEN atlas_global_changed');
-  await adminQuery(region, 'SELECT pg_notify($1, $2)', ['atlas_global_changed', marker]);
-  await seen;
-  await listener.end();
-  // The app's own listener got the marker in the same order; give its handler a turn.
-  await new Promise((r) => setTimeout(r, 20));
-}
-
-async function hits(r: RegionApp, event: string): Promise<number> {
-  const text = (await r.authed().inject({ method: 'GET', url: '/metrics' })).body;
-  return [...text.matchAll(new RegExp(`atlas_cache_events_total\\{[^}]*table="organization"[^}]*event="${event}"[^}]*\\} (\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
-}
+const adminUrl = (region: string) => cluster().databases[region]!.adminUrl;
 
 describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
   let r: RegionApp;
-  let redis: ChildProcess | undefined;
+  let redis: { url: string; stop(): void } | undefined;
 
   beforeAll(async () => {
     if (kind === 'memory') {
       r = await startRegionApp('eu-west-1');
       return;
     }
-    const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'test-secret'], { stdio: 'ignore' });
-    await new Promise<void>((resolve, reject) => {
-      redis!.once('error', (err) => reject(new Error(`redis-server is required for this suite: ${err.message}`)));
-      setTimeout(resolve, 300);
-    });
-    const config = { ...apiConfig('eu-west-1'), redisUrl: `redis://:test-secret@127.0.0.1:${port}/0` };
+    redis = await throwawayRedis();
+    const config = { ...apiConfig('eu-west-1'), redisUrl: redis.url };
     const db = createDb(config.databaseUrl, { max: 5 });
     const app = await buildApp(config, db, { logger: false });
     await app.ready();
@@ -55,12 +29,12 @@ describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
   });
   afterAll(async () => {
     await r.close();
-    redis?.kill('SIGTERM');
+    redis?.stop();
   });
 
   it('serves a repeated read from the cache', async () => {
     const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Cached', homeRegion: 'eu-west-1' } })).json();
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     const before = await hits(r, 'hit');
     for (let i = 0; i < 3; i++) expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Cached');
     expect(await hits(r, 'hit')).toBeGreaterThanOrEqual(before + 2);
@@ -72,11 +46,11 @@ describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Before');
     // A change the API did not make (as the replication apply worker would make it).
     await adminQuery('eu-west-1', "UPDATE organization SET name = 'After' WHERE id = $1", [org.id]);
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('After');
     // A tombstone makes the organization's regional routes disappear at once.
     await adminQuery('eu-west-1', "UPDATE organization SET tombstone = 'deleted' WHERE id = $1", [org.id]);
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}/dossiers` })).statusCode).toBe(404);
   });
 
@@ -85,7 +59,7 @@ describe.each(['memory', 'redis'] as const)('global-row cache (%s)', (kind) => {
     await r.authed().inject({ method: 'PUT', url: `/api/referential/${refKind}/a`, payload: { label: 'A' } });
     expect((await r.authed().inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items).toHaveLength(1);
     await adminQuery('eu-west-1', "INSERT INTO referential (id, kind, code, label) VALUES ($1, $2, 'b', 'B')", [`${refKind}:b`, refKind]);
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     expect((await r.authed().inject({ method: 'GET', url: `/api/referential/${refKind}` })).json().items.map((e: { code: string }) => e.code)).toEqual(['a', 'b']);
   });
 });
@@ -127,7 +101,7 @@ describe('global-row cache (redis) across a Redis restart', () => {
 
   it('never serves an entry whose invalidation Redis missed while it was down, and uses Redis again once it is back', async () => {
     const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Cached', homeRegion: 'eu-west-1' } })).json();
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Cached');
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Cached');
     // Redis crashes holding the entry; the row changes while it is down, so the invalidation
@@ -136,7 +110,7 @@ describe('global-row cache (redis) across a Redis restart', () => {
     redis!.kill('SIGKILL');
     await crashed;
     await adminQuery('eu-west-1', "UPDATE organization SET name = 'Changed' WHERE id = $1", [org.id]);
-    await settled('eu-west-1');
+    await settled(adminUrl('eu-west-1'));
     expect((await r.authed().inject({ method: 'GET', url: `/api/orgs/${org.id}` })).json().name).toBe('Changed');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await startRedis();

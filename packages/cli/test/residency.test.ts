@@ -19,7 +19,7 @@ describe('atlas residency verify', { timeout: 120_000 }, () => {
   async function start(regionId: string, logTo?: string): Promise<void> {
     const region = requireRegion(fresh.topology, regionId);
     const database = fresh.databases.find((d) => d.region.id === regionId)!;
-    const config = { ...apiConfig(regionId), topology: fresh.topology, region, home: fresh.home, databaseUrl: database.appUrl, port: region.apiPort };
+    const config = { ...apiConfig(regionId), topology: fresh.topology, region, home: fresh.home, databaseUrl: database.appUrl, cacheStreamUrl: database.cacheStreamUrl, port: region.apiPort };
     const db = createDb(config.databaseUrl, { max: 3 });
     const app = await buildApp(config, db, { logger: logTo ? { level: 'info', file: logTo } : false });
     if (logTo) {

@@ -6,6 +6,8 @@ import { migrateToHead, type MigrationReport } from './migrate';
 import { PgNode } from './pg-node';
 
 export const DATABASE_NAME = 'atlas';
+/** The role of the API's cache-invalidation stream (migration 025). */
+export const CACHE_STREAM_ROLE = 'atlas_cache_stream';
 
 export function databaseUrl(user: string, password: string, port: number, database = DATABASE_NAME): string {
   return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
@@ -18,6 +20,8 @@ export interface RegionDatabase {
   readonly adminUrl: string;
   /** The API's URL, as atlas_app. */
   readonly appUrl: string;
+  /** The API's cache-invalidation stream, as atlas_cache_stream (replication connections only). */
+  readonly cacheStreamUrl: string;
   readonly migration: MigrationReport;
 }
 
@@ -88,6 +92,7 @@ export async function ensureRegionDatabase(options: {
       await c.query('GRANT SELECT ON public.schemaversion TO atlas_app');
       // Role passwords are cluster-wide and not part of any migration: they come from secrets.
       await c.query(`ALTER ROLE atlas_app PASSWORD ${c.escapeLiteral(secrets.appPassword)}`);
+      await c.query(`ALTER ROLE atlas_cache_stream PASSWORD ${c.escapeLiteral(secrets.cacheStreamPassword)}`);
     });
   } catch (err) {
     // A server this call started must not outlive its failure (nobody else knows of it).
@@ -99,6 +104,7 @@ export async function ensureRegionDatabase(options: {
     node,
     adminUrl,
     appUrl: databaseUrl('atlas_app', secrets.appPassword, region.dbPort),
+    cacheStreamUrl: databaseUrl(CACHE_STREAM_ROLE, secrets.cacheStreamPassword, region.dbPort),
     migration,
   };
 }

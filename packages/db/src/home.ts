@@ -16,6 +16,8 @@ export interface LocalSecrets {
   readonly superuserPassword: string;
   /** Password of atlas_app, the API's role: no ownership, no BYPASSRLS. */
   readonly appPassword: string;
+  /** Password of atlas_cache_stream, the API's cache-invalidation stream role (replication only). */
+  readonly cacheStreamPassword: string;
   /** Key of the blind index (keyed hash) that lets global rows route a login by e-mail. */
   readonly blindIndexKey: string;
   /** Per-region keys for document bodies at rest (AES-256-GCM), base64. */
@@ -67,6 +69,7 @@ export async function loadOrCreateSecrets(home: string, regions: readonly string
   const next: LocalSecrets = {
     superuserPassword: current.superuserPassword ?? secret(),
     appPassword: current.appPassword ?? secret(),
+    cacheStreamPassword: current.cacheStreamPassword ?? secret(),
     blindIndexKey: current.blindIndexKey ?? secret(),
     documentKeys,
     authSigningKey: current.authSigningKey ?? generateEd25519Jwk(),

@@ -108,10 +108,16 @@ describe('mesh set-up and a region that joins late', () => {
 describe('residency', () => {
   it('publishes the four global tables by name and nothing else', async () => {
     for (const node of all) {
-      const pubs = await query<{ pubname: string; puballtables: boolean; pubtruncate: boolean }>(node, 'SELECT pubname, puballtables, pubtruncate FROM pg_publication');
-      expect(pubs).toEqual([{ pubname: PUBLICATION_NAME, puballtables: false, pubtruncate: false }]);
-      const tables = await query<{ tablename: string }>(node, 'SELECT tablename FROM pg_publication_tables ORDER BY tablename');
-      expect(tables.map((t) => t.tablename)).toEqual(['app_user', 'organization', 'referential', 'user_preferences']);
+      // atlas_global: to the other regions; atlas_cache: to the API's cache-invalidation stream (migration 025).
+      const pubs = await query<{ pubname: string; puballtables: boolean; pubtruncate: boolean }>(node, 'SELECT pubname, puballtables, pubtruncate FROM pg_publication ORDER BY pubname');
+      expect(pubs).toEqual([
+        { pubname: 'atlas_cache', puballtables: false, pubtruncate: true },
+        { pubname: PUBLICATION_NAME, puballtables: false, pubtruncate: false },
+      ]);
+      for (const pubname of ['atlas_cache', PUBLICATION_NAME]) {
+        const tables = await query<{ tablename: string }>(node, 'SELECT tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY tablename', [pubname]);
+        expect(tables.map((t) => t.tablename)).toEqual(['app_user', 'organization', 'referential', 'user_preferences']);
+      }
     }
   });
 

@@ -3,11 +3,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * The cache for global rows. In-process LRU by default; Redis (ElastiCache in AWS) when
- * REDIS_URL is set. Entries are invalidated by the database's change notifications, so a
- * TTL is only a safety net, not the coherence mechanism.
+ * REDIS_URL is set. Entries are invalidated by the database's logical decoding stream
+ * (lib/change-listener.ts), so a TTL is only a safety net, not the coherence mechanism.
  */
 export interface GlobalCache {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'none';
   get<T>(key: string): Promise<T | undefined>;
   set<T>(key: string, value: T): Promise<void>;
   delete(key: string): Promise<void>;
@@ -35,6 +35,19 @@ export function memoryCache(max = 10_000): GlobalCache {
     clear: async () => lru.clear(),
     close: async () => lru.clear(),
     search: async (needles) => within([...lru.values()].map((v) => JSON.stringify(v.value)), needles),
+  };
+}
+
+/** No cache: every read goes to the database (when no invalidation stream is configured). */
+export function noCache(): GlobalCache {
+  return {
+    kind: 'none',
+    get: async () => undefined,
+    set: async () => undefined,
+    delete: async () => undefined,
+    clear: async () => undefined,
+    close: async () => undefined,
+    search: async () => [],
   };
 }
 
@@ -169,7 +182,7 @@ export class GlobalRowCache {
     }
   }
 
-  /** After a lost notification connection nothing is known to be fresh: drop everything. */
+  /** After a lost invalidation stream nothing is known to be fresh: drop everything. */
   async reset(): Promise<void> {
     this.generation += 1;
     this.untrusted = true;

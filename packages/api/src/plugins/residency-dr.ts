@@ -33,7 +33,8 @@ export function drDecision(here: string, home: RegionConfig, view: FailoverView 
 /** The partnered region's API configuration: same keys and topology, its own region, database and document key. */
 function guestConfig(config: ApiConfig, region: RegionConfig): ApiConfig {
   const dr = config.drRegions![region.id]!;
-  const { adminDatabaseUrl: _admin, drRegions: _dr, ...rest } = config;
+  // Not this region's cache stream either: the guest's rows live in the partner's standby.
+  const { adminDatabaseUrl: _admin, drRegions: _dr, cacheStreamUrl: _stream, ...rest } = config;
   return {
     ...rest,
     region,

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RegionConfig, Topology } from '@atlas/core';
 import {
+  CACHE_STREAM_ROLE,
   PgNode,
   databaseUrl,
   ensureRegionDatabase,
@@ -179,6 +180,8 @@ export async function up(options: UpOptions): Promise<void> {
         // Both through the forwarder, so a failover needs no API restart.
         DATABASE_URL: databaseUrl('atlas_app', secrets.appPassword, orchestrator.forwarderPort(region.id)),
         ATLAS_ADMIN_DATABASE_URL: databaseUrl('postgres', secrets.superuserPassword, orchestrator.forwarderPort(region.id)),
+        // The cache-invalidation stream's role (replication only): its own generated password.
+        ATLAS_CACHE_STREAM_URL: databaseUrl(CACHE_STREAM_ROLE, secrets.cacheStreamPassword, orchestrator.forwarderPort(region.id)),
         ATLAS_PEER_URLS: JSON.stringify(wan.apiPeers(region.id)),
         // Tokens and audit checkpoints: keys generated into ATLAS_HOME on first start; local sign-in on.
         ATLAS_AUTH_PUBLIC_KEY: JSON.stringify(publicJwk(secrets.authSigningKey)),
