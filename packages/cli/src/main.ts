@@ -11,6 +11,7 @@ import { down } from './commands/down';
 import { failover } from './commands/failover';
 import { login } from './commands/login';
 import { residencyVerify } from './commands/residency';
+import { parseBucketsOption } from './commands/residency-buckets';
 import { replicationRepair, replicationSetup, replicationStatusCommand } from './commands/replication';
 import { seed } from './commands/seed';
 import { status } from './commands/status';
@@ -33,7 +34,9 @@ Usage:
   atlas seed                 load demo organizations into every region
   atlas login --org <id> --email <e>   print a dev token (APIs with ATLAS_DEV_AUTH=1)
   atlas audit verify [--json]          check every region's audit hash chain
-  atlas residency verify [--json]      plant canaries, prove none leaves its region
+  atlas residency verify [--json] [--buckets '{"<region>":"<bucket>",…}' [--s3-endpoint <url>]]
+                             plant canaries, prove none leaves its region (and, with
+                             --buckets, that no other jurisdiction's documents bucket holds one)
   atlas deploy <tag> --stack <name> [--regions a,b] [--canary <r>] [--dry-run]
                              build, push, migrate and update every AWS region (infra/)
   atlas help                 this text
@@ -75,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { detach: { type: 'boolean', default: false }, 'no-wan': { type: 'boolean', default: false }, config: { type: 'string' }, json: { type: 'boolean', default: false }, org: { type: 'string' }, email: { type: 'string' }, region: { type: 'string' }, stack: { type: 'string' }, regions: { type: 'string' }, canary: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { detach: { type: 'boolean', default: false }, 'no-wan': { type: 'boolean', default: false }, config: { type: 'string' }, json: { type: 'boolean', default: false }, org: { type: 'string' }, email: { type: 'string' }, region: { type: 'string' }, stack: { type: 'string' }, regions: { type: 'string' }, canary: { type: 'string' }, buckets: { type: 'string' }, 's3-endpoint': { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
   });
   const command = positionals[0] ?? 'help';
   if (values.help || command === 'help') {
@@ -112,7 +115,20 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`atlas: audit needs verify\n\n${USAGE}`);
       return 2;
     case 'residency':
-      if (positionals[1] === 'verify') return (await residencyVerify({ home, topology, json: values.json, log })).code;
+      if (positionals[1] === 'verify') {
+        if (values['s3-endpoint'] && !values.buckets) {
+          process.stderr.write(`atlas: --s3-endpoint is used only with --buckets\n\n${USAGE}`);
+          return 2;
+        }
+        let buckets;
+        try {
+          buckets = values.buckets ? parseBucketsOption(values.buckets, topology, values['s3-endpoint']) : undefined;
+        } catch (err) {
+          process.stderr.write(`atlas: ${(err as Error).message}\n`);
+          return 2;
+        }
+        return (await residencyVerify({ home, topology, json: values.json, log, ...(buckets ? { buckets } : {}) })).code;
+      }
       process.stderr.write(`atlas: residency needs verify\n\n${USAGE}`);
       return 2;
     case 'failover':

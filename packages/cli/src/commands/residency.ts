@@ -6,6 +6,7 @@ import type { RegionConfig, Topology } from '@atlas/core';
 import { databaseUrl, loadOrCreateSecrets, regionDir } from '@atlas/db';
 import { renderTable } from '../table';
 import { callJson } from '../http';
+import { checkBuckets, type RegionBuckets } from './residency-buckets';
 
 /** The tables that must never leave their home region (rule R1). */
 export const REGIONAL_TABLES = ['dossier', 'annonce', 'document', 'activity', 'user_profile', 'audit_event', 'privacy_request', 'erasure_ledger'] as const;
@@ -21,6 +22,8 @@ interface Canary {
   readonly region: RegionConfig;
   readonly marker: string;
   readonly orgId: string;
+  /** A document whose body (the marker's text) the API seals into the region's body store. */
+  readonly documentId: string;
 }
 
 type Log = (line: string) => void;
@@ -29,7 +32,7 @@ const call = callJson;
 
 const api = (r: RegionConfig) => `http://127.0.0.1:${r.apiPort}`;
 
-/** Plants one canary subject in a region through its API: a user, a dossier, an activity, a read. */
+/** Plants one canary subject in a region through its API: a user, a dossier, an activity, a document with a body, a read. */
 async function plant(region: RegionConfig): Promise<Canary & { token: string }> {
   const marker = `atlas-canary-${region.code}-${randomBytes(6).toString('hex')}`;
   // The organization row is global by design: it carries no marker.
@@ -40,8 +43,16 @@ async function plant(region: RegionConfig): Promise<Canary & { token: string }> 
   await call('POST', `${base}/users`, { email, fullName: `Canary ${marker}`, role: 'admin' }, token);
   const dossier = await call<{ id: string }>('POST', `${base}/dossiers`, { title: `Canary dossier ${marker}`, clientName: `Client ${marker}`, clientEmail: email }, token);
   await call('POST', `${base}/activities`, { kind: 'note', subject: `Canary note ${marker}`, body: marker, dossierId: dossier.id }, token);
+  const document = await call<{ id: string }>('POST', `${base}/documents`, { filename: `canary-${marker}.txt`, dossierId: dossier.id }, token);
+  const upload = await fetch(`${base}/documents/${document.id}/content`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` },
+    body: `Canary document body ${marker}`,
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!upload.ok) throw new Error(`PUT ${base}/documents/${document.id}/content → ${upload.status}: ${await upload.text()}`);
   await call('GET', `${base}/dossiers/${dossier.id}`, undefined, token);
-  return { region, marker, orgId: org.id, token };
+  return { region, marker, orgId: org.id, documentId: document.id, token };
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -82,10 +93,11 @@ async function filesUnder(dir: string, skip: (path: string) => boolean): Promise
  * checks, place by place, that no canary is anywhere but in its home region's database:
  * the other regions' databases (every table), publication membership, what the logical
  * replication streams carry (decoded from a probe slot), the API log files and every other
- * file under each region's directory (exports, backups, documents), and each region's cache.
- * Returns the checks; any LEAK makes the command exit non-zero.
+ * file under each region's directory (exports, backups, documents), each region's cache, and,
+ * when the regions keep document bodies in S3 buckets (`buckets`), every bucket
+ * (residency-buckets.ts). Returns the checks; any LEAK makes the command exit non-zero.
  */
-export async function residencyVerify(options: { home: string; topology: Topology; log: Log; json?: boolean }): Promise<{ code: number; checks: Check[] }> {
+export async function residencyVerify(options: { home: string; topology: Topology; log: Log; json?: boolean; buckets?: RegionBuckets }): Promise<{ code: number; checks: Check[] }> {
   const { home, topology, log } = options;
   const secrets = await loadOrCreateSecrets(home, topology.regions.map((r) => r.id));
   const adminUrl = (r: RegionConfig) => databaseUrl('postgres', secrets.superuserPassword, r.dbPort);
@@ -109,7 +121,9 @@ export async function residencyVerify(options: { home: string; topology: Topolog
     probes.set(region.id, { client, slot, publications: pubs.map((p) => p.pubname) });
   }
 
-  const canaries: Canary[] = [];
+  const canaries: Array<Canary & { token: string }> = [];
+  // Objects written from here on are read in full by the bucket check (a copy may be renamed).
+  const since = new Date(Date.now() - 60_000);
   try {
     for (const region of topology.regions) canaries.push(await plant(region));
     log(`planted ${canaries.length} canaries: ${canaries.map((c) => `${c.region.id} (${c.orgId})`).join(', ')}`);
@@ -167,8 +181,16 @@ export async function residencyVerify(options: { home: string; topology: Topolog
         add({ place: 'cache', region: region.id, status: 'skipped', detail: (err as Error).message.slice(0, 120) });
       }
     }
+    // 6. Document bodies in the regions' S3 buckets.
+    if (options.buckets && Object.keys(options.buckets).length > 0) {
+      for (const c of await checkBuckets({ topology, buckets: options.buckets, canaries, since })) add(c);
+    }
   } finally {
     for (const probe of probes.values()) await probe.client.end().catch(() => undefined);
+    // The canary documents through their API, so that their bodies leave the body store too.
+    for (const c of canaries) {
+      await call('DELETE', `${api(c.region)}/api/orgs/${c.orgId}/documents/${c.documentId}`, undefined, c.token).catch(() => undefined);
+    }
     // Canaries are test data: removed from their home databases (the audit trail keeps their ids).
     for (const c of canaries) {
       await withClient(adminUrl(c.region), async (db) => {

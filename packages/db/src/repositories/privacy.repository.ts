@@ -166,31 +166,73 @@ export async function setRestriction(db: Executor, found: SubjectRows, orgId: st
 
 // ---------------------------------------------------------------- restore replay
 
-/** One JSON line per erasure, kept beside (not inside) the database backups of the region. */
-export function parseLedgerFile(text: string): LedgerEntry[] {
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as LedgerEntry);
+const isIdList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/**
+ * One ledger entry as kept outside the database (a JSON line of the ledger file, or one
+ * object of the region's bucket), or undefined when the text is not one: the restore reports
+ * it rather than guessing.
+ */
+export function parseLedgerEntry(text: string): LedgerEntry | undefined {
+  let v: Partial<Record<keyof LedgerEntry, unknown>>;
+  try {
+    v = JSON.parse(text) as typeof v;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (typeof v.orgId !== 'string' || typeof v.subjectRef !== 'string') return undefined;
+  if (!isIdList(v.userIds) || !isIdList(v.dossierIds) || !isIdList(v.activityIds) || !isIdList(v.documentIds)) return undefined;
+  if (v.requestId !== null && typeof v.requestId !== 'string') return undefined;
+  if ((v.id !== undefined && typeof v.id !== 'string') || (v.erasedAt !== undefined && typeof v.erasedAt !== 'string')) return undefined;
+  return {
+    ...(v.id !== undefined ? { id: v.id } : {}),
+    orgId: v.orgId,
+    requestId: v.requestId,
+    subjectRef: v.subjectRef,
+    userIds: v.userIds,
+    dossierIds: v.dossierIds,
+    activityIds: v.activityIds,
+    documentIds: v.documentIds,
+    ...(v.erasedAt !== undefined ? { erasedAt: v.erasedAt } : {}),
+  };
+}
+
+/** The ledger file's entries (one JSON line each), and the numbers of the lines that are not entries. */
+export function parseLedgerFile(text: string): { entries: LedgerEntry[]; unreadable: string[] } {
+  const entries: LedgerEntry[] = [];
+  const unreadable: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const entry = parseLedgerEntry(line);
+    if (entry) entries.push(entry);
+    else unreadable.push(`line ${i + 1}`);
+  });
+  return { entries, unreadable };
 }
 
 export interface ReplayReport {
   readonly entries: number;
-  readonly importedFromFile: number;
+  /** Entries of the off-database copy that the restored ledger table lacked (erasures after the backup). */
+  readonly imported: number;
   readonly rowsErased: number;
   readonly bodiesDeleted: number;
 }
 
 /**
  * After a restore from backup: brings the erasure ledger up to date from its copy kept
- * outside the backup (ledgerFile), then erases again, entry by entry, whatever the restore
- * brought back. With the blind-index key it also finds restored dossiers by the subject's
- * keyed e-mail hash (rows the erasure never saw because they were deleted in between).
- * Runs as the superuser (adminUrl): row-level security does not apply to it.
+ * outside the backup (`entries` as read from the region's bucket or file, or `ledgerFile`),
+ * then erases again, entry by entry, whatever the restore brought back. With the blind-index
+ * key it also finds restored dossiers by the subject's keyed e-mail hash (rows the erasure
+ * never saw because they were deleted in between). Runs as the superuser (adminUrl):
+ * row-level security does not apply to it.
  */
 export async function replayErasureLedger(
   adminUrl: string,
   options: {
+    /** The ledger's off-database copy, already read (packages/api erasure-ledger.store.ts). */
+    entries?: readonly LedgerEntry[];
+    /** Or its local file (one JSON line per erasure); a line that is not an entry stops the replay. */
     ledgerFile?: string;
     blindIndexKey?: string;
     /** Removes one restored document body wherever bodies live (the API's body store, e.g. its S3 bucket). */
@@ -204,16 +246,21 @@ export async function replayErasureLedger(
   const atlas = createDb(adminUrl, { max: 1, applicationName: 'atlas-erasure-replay' });
   try {
     const db = atlas.db;
-    let importedFromFile = 0;
+    const copy = [...(options.entries ?? [])];
     if (options.ledgerFile) {
       const text = await readFile(options.ledgerFile, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
-      for (const e of parseLedgerFile(text)) {
-        const r = await sql`
-          INSERT INTO erasure_ledger (id, org_id, request_id, subject_ref, user_ids, dossier_ids, activity_ids, document_ids, erased_at)
-          VALUES (${e.id ?? null}, ${e.orgId}, ${e.requestId}, ${e.subjectRef}, ${e.userIds}, ${e.dossierIds}::uuid[], ${e.activityIds}::uuid[], ${e.documentIds}::uuid[], ${e.erasedAt ?? new Date().toISOString()})
-          ON CONFLICT (id) DO NOTHING`.execute(db);
-        importedFromFile += Number(r.numAffectedRows ?? 0);
-      }
+      const parsed = parseLedgerFile(text);
+      if (parsed.unreadable.length > 0) throw new Error(`${options.ledgerFile}: ${parsed.unreadable.join(', ')} are not ledger entries; nothing was replayed`);
+      copy.push(...parsed.entries);
+    }
+    let imported = 0;
+    for (const e of copy) {
+      // The copy's id is the table's: an entry the restored table already holds is skipped.
+      const r = await sql`
+        INSERT INTO erasure_ledger (id, org_id, request_id, subject_ref, user_ids, dossier_ids, activity_ids, document_ids, erased_at)
+        VALUES (coalesce(${e.id ?? null}::uuid, uuidv7()), ${e.orgId}, ${e.requestId}, ${e.subjectRef}, ${e.userIds}, ${e.dossierIds}::uuid[], ${e.activityIds}::uuid[], ${e.documentIds}::uuid[], ${e.erasedAt ?? new Date().toISOString()})
+        ON CONFLICT (id) DO NOTHING`.execute(db);
+      imported += Number(r.numAffectedRows ?? 0);
     }
     const { rows: entries } = await sql<LedgerEntry>`
       SELECT id, org_id, request_id, subject_ref, user_ids, dossier_ids, activity_ids, document_ids FROM erasure_ledger ORDER BY erased_at, id`.execute(db);
@@ -240,7 +287,7 @@ export async function replayErasureLedger(
         }
       }
     }
-    return { entries: entries.length, importedFromFile, rowsErased, bodiesDeleted };
+    return { entries: entries.length, imported, rowsErased, bodiesDeleted };
   } finally {
     await atlas.destroy();
   }

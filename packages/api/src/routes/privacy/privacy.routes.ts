@@ -7,6 +7,7 @@ import { toCsv, tarArchive } from '../../lib/csv-archive';
 import { DEFAULT_PAGE_SIZE, PageOf, PageQuery, UUID, decodeCursor, page } from '../../lib/pagination';
 import { ErrorBody, OrgIdParam, Timestamp, UuidParam } from '../../lib/schemas';
 import { auditRequest } from '../crm/crm-resource';
+import { erasureLedgerCopyFor } from './erasure-ledger.store';
 import { REQUEST_TYPES, findPrivacyRequest, listPrivacyRequests, processPrivacyRequest, type PrivacyRequestInput } from './privacy.service';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -66,15 +67,18 @@ export async function privacyRoutes(base: FastifyInstance): Promise<void> {
   const memberParams = Type.Object({ orgId: OrgIdParam, requestId: UuidParam });
   const tags = ['privacy'];
   const config = { requireRole: PRIVACY_ROLES };
+  // The erasure ledger's off-database copy: the region's bucket in AWS, a file locally.
+  const ledger = erasureLedgerCopyFor(ctx.config);
+  app.addHook('onClose', async () => ledger.close());
 
   app.post(
     collection,
-    { config, schema: { tags, summary: 'File and process a data-subject request', params, body: Body, response: { 201: PrivacyRequest, 400: ErrorBody, 404: ErrorBody, 421: ErrorBody, 423: ErrorBody } } },
+    { config, schema: { tags, summary: 'File and process a data-subject request', params, body: Body, response: { 201: PrivacyRequest, 400: ErrorBody, 404: ErrorBody, 421: ErrorBody, 423: ErrorBody, 503: ErrorBody } } },
     async (request, reply) => {
       const body = request.body as PrivacyRequestInput;
       if (body.type !== 'rectification' && body.changes !== undefined) throw new AtlasError('ATLAS_ERR_VALIDATION', 'body/changes belongs to rectification requests only');
       if (body.type !== 'restriction' && body.lift !== undefined) throw new AtlasError('ATLAS_ERR_VALIDATION', 'body/lift belongs to restriction requests only');
-      const row = await processPrivacyRequest(ctx, request, request.params.orgId, body);
+      const row = await processPrivacyRequest(ctx, ledger, request, request.params.orgId, body);
       return reply.code(201).send(row);
     },
   );

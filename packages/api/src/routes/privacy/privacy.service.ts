@@ -1,5 +1,3 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { AtlasError, notFound } from '@atlas/core';
@@ -8,7 +6,6 @@ import {
   findSubjectRows,
   insertLedgerEntry,
   ledgerEntryOf,
-  regionDir,
   setRestriction,
   withTenant,
   SUBJECT_TABLES,
@@ -19,6 +16,7 @@ import {
 import type { AppContext } from '../../context';
 import { emailBlindIndex, normalizeEmail, userIdFor } from '../../lib/blind-index';
 import { auditRequest } from '../crm/crm-resource';
+import type { ErasureLedgerCopy, RecordedLedgerEntry } from './erasure-ledger.store';
 
 export const REQUEST_TYPES = ['access', 'portability', 'rectification', 'erasure', 'restriction'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
@@ -49,11 +47,6 @@ export interface PrivacyRequestRow {
 }
 
 const COLUMNS = sql`id, org_id, region, type, subject_ref, subject_user_id, status, requested_by, received_at, due_at, completed_at, result`;
-
-/** The erasure ledger's copy outside the database: what a restore replays (one JSON line each). */
-export function ledgerFileOf(ctx: AppContext): string {
-  return join(regionDir(ctx.config.home, ctx.config.region.id), 'erasure-ledger.jsonl');
-}
 
 /** The subject as the organization knows them: by user id (its profile gives the e-mail) or by e-mail. */
 async function resolveSubject(ctx: AppContext, tx: Executor, orgId: string, input: PrivacyRequestInput['subject']): Promise<Subject> {
@@ -91,13 +84,28 @@ export function exportOf(ctx: AppContext, subject: Subject, requestId: string, f
 
 /**
  * Receives and processes a request in the organization's home region, in one tenant
- * transaction: the request row, the work, its audit event. Erasure removes document bodies
- * before the commit, then appends the ledger's off-database copy and drops cache entries.
+ * transaction: the request row, the work, its audit event.
+ *
+ * Erasure, in this order, all before the commit: the erasure_ledger row (which gives the
+ * entry its id), the erasure itself, the ledger's off-database copy (`ledger`: the region's
+ * bucket, or the local file), then the document bodies. So a committed erasure always has its
+ * copy, and a copy that cannot be written rolls the whole erasure back (503, retry) before
+ * any body is gone. If anything fails after the copy was written, the copy is withdrawn
+ * unless the erasure turns out to have committed; a copy that cannot be withdrawn is logged
+ * at error level with its id, and a restore would replay it (it only ever names a subject a
+ * DPO asked to erase). Cache entries are dropped after the commit.
  */
-export async function processPrivacyRequest(ctx: AppContext, request: FastifyRequest, orgId: string, input: PrivacyRequestInput): Promise<PrivacyRequestRow> {
+export async function processPrivacyRequest(
+  ctx: AppContext,
+  ledger: ErasureLedgerCopy,
+  request: FastifyRequest,
+  orgId: string,
+  input: PrivacyRequestInput,
+): Promise<PrivacyRequestRow> {
   const requestedBy = request.principal?.userId ?? 'anonymous';
   const after: Array<() => Promise<void>> = [];
-  const row = await withTenant(ctx.db.db, orgId, async (tx) => {
+  let copied: string | undefined;
+  const transaction = withTenant(ctx.db.db, orgId, async (tx) => {
     const subject = await resolveSubject(ctx, tx, orgId, input.subject);
     const { rows } = await sql<{ id: string }>`
       INSERT INTO privacy_request (org_id, type, subject_ref, subject_user_id, status, requested_by)
@@ -118,14 +126,14 @@ export async function processPrivacyRequest(ctx: AppContext, request: FastifyReq
         result = { ...result, [input.lift ? 'lifted' : 'restricted']: await setRestriction(tx, found, orgId, !input.lift) };
         break;
       case 'erasure': {
-        const entry = await insertLedgerEntry(tx, ledgerEntryOf(subject, found, id));
+        const entry = (await insertLedgerEntry(tx, ledgerEntryOf(subject, found, id))) as RecordedLedgerEntry;
         result = { ...result, erased: await applyErasure(tx, entry), ledgerId: entry.id };
+        await ledger.append(entry);
+        copied = entry.id;
         // Bodies go before the commit: a store that cannot remove them rolls the erasure back
         // (the request can be retried), instead of leaving bodies no row points to any more.
         for (const doc of entry.documentIds) await ctx.documents.delete(orgId, doc);
         after.push(async () => {
-          await mkdir(regionDir(ctx.config.home, ctx.config.region.id), { recursive: true });
-          await appendFile(ledgerFileOf(ctx), `${JSON.stringify(entry)}\n`, { mode: 0o600 });
           for (const user of entry.userIds) {
             await ctx.cache.invalidate('app_user', user);
             await ctx.cache.invalidate('user_preferences', user);
@@ -141,8 +149,33 @@ export async function processPrivacyRequest(ctx: AppContext, request: FastifyReq
     await auditRequest(request, tx, { orgId, action: `privacy.${input.type}`, entity: 'privacy_request', entityId: id, details: { subjectRef: subject.ref, ...result } });
     return done[0]!;
   });
+  let row: PrivacyRequestRow;
+  try {
+    row = await transaction;
+  } catch (err) {
+    if (copied !== undefined) await withdrawUncommitted(ctx, ledger, request, orgId, copied);
+    throw err;
+  }
   for (const step of after) await step();
   return row;
+}
+
+/**
+ * The erasure failed after its ledger copy was written: takes the copy back, unless the
+ * erasure committed after all (the commit's answer lost), whose copy must stay.
+ */
+async function withdrawUncommitted(ctx: AppContext, ledger: ErasureLedgerCopy, request: FastifyRequest, orgId: string, entryId: string): Promise<void> {
+  try {
+    const { rows } = await withTenant(ctx.db.db, orgId, (tx) => sql<{ id: string }>`SELECT id FROM erasure_ledger WHERE id = ${entryId}`.execute(tx));
+    if (rows.length > 0) return;
+    await ledger.withdraw(entryId);
+    request.log.warn({ ledgerId: entryId, location: ledger.location }, 'erasure rolled back: its ledger copy was withdrawn');
+  } catch (err) {
+    request.log.error(
+      { ledgerId: entryId, location: ledger.location, err },
+      'erasure rolled back but its ledger copy may remain: a restore would replay it; remove it once the erasure is retried or abandoned',
+    );
+  }
 }
 
 async function rectify(tx: Executor, subject: Subject, found: SubjectRows, changes: NonNullable<PrivacyRequestInput['changes']>): Promise<number> {
