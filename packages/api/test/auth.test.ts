@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, bearer, signToken, startRegionApp, tokenClaims, type RegionApp } from '../../../test/support/regions';
 
@@ -170,6 +170,19 @@ describe('authentication and authorization', () => {
     // The victim's agent, with a token that still claims admin.
     const res = await r.as(victim, 'admin', ids.user).inject({ method: 'POST', url: `/api/orgs/${victim}/users`, payload: { email: 'y@victim.example', fullName: 'Y', role: 'viewer' } });
     expect(res.statusCode).toBe(403);
+  });
+
+  it('caches an unknown user too, and drops that the moment the user row arrives', async () => {
+    // A token for a user this region has not seen (its row still replicating, say): the token's
+    // own role holds, and the absence is cached, until the row lands and says otherwise.
+    const userId = `usr_${randomUUID().replace(/-/g, '').slice(0, 26)}`;
+    const audit = { method: 'GET' as const, url: `/api/orgs/${victim}/audit-events` };
+    expect((await r.as(victim, 'admin', userId).inject(audit)).statusCode).toBe(200);
+    expect((await r.as(victim, 'admin', userId).inject(audit)).statusCode).toBe(200);
+    await adminQuery('eu-west-1', "INSERT INTO app_user (id, org_id, role, email_hash) VALUES ($1, $2, 'viewer', repeat('a', 64))", [userId, victim]);
+    await expect.poll(async () => (await r.as(victim, 'admin', userId).inject(audit)).statusCode, { timeout: 5_000, interval: 20 }).toBe(403);
+    // Another organization's token naming that user: the known row is not theirs.
+    expect((await r.as(attacker, 'admin', userId).inject({ method: 'GET', url: `/api/orgs/${attacker}/audit-events` })).statusCode).toBe(401);
   });
 
   it('refuses the token of a deleted user', async () => {

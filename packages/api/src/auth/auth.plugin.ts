@@ -7,27 +7,43 @@ import { TokenVerifier, unauthenticated, type Principal } from './tokens';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
 
+/** What the database says of a user, as one organization (the tenant of the lookup) sees it. */
+export interface UserState {
+  /** The organization whose tenant transaction looked: absence is only absence to it. */
+  readonly seenBy: string;
+  readonly user: Awaited<ReturnType<typeof findLiveAppUser>> | null;
+  /** A row exists but is deleted or erased. */
+  readonly gone: boolean;
+}
+
+/**
+ * The user's state, cached per user and invalidated by the row's change (an insert arriving by
+ * replication included), so an unknown or removed user costs no database round trip either.
+ * An absence seen by another organization's tenant is not trusted: it is looked up again.
+ */
+export async function userState(ctx: AppContext, orgId: string, userId: string): Promise<UserState> {
+  const load = () =>
+    withTenant(ctx.db.db, orgId, async (tx): Promise<UserState> => {
+      const row = await findAppUserRow(tx, userId);
+      const user = row && row.tombstone === null ? ((await findLiveAppUser(tx, userId)) ?? null) : null;
+      return { seenBy: orgId, user, gone: row !== undefined && user === null };
+    });
+  const state = (await ctx.cache.read('app_user', userId, load))!;
+  return state.user === null && state.seenBy !== orgId ? load() : state;
+}
+
 /**
  * The user behind a token must not have been deleted or erased since it was issued; a live
- * user's role is the database's (a demotion takes effect at once). Cached per user and
- * invalidated by the row's change notification. A user row not here yet (replication lag)
- * leaves the token's own roles.
+ * user's role is the database's (a demotion takes effect at once). A user row not here yet
+ * (replication lag) leaves the token's own roles.
  */
 async function currentRoles(ctx: AppContext, principal: Principal): Promise<Principal> {
-  const { db } = ctx.db;
-  // A miss reads the row once, live or not (one transaction), and caches only a live user.
-  let row: Awaited<ReturnType<typeof findAppUserRow>> | undefined;
-  const live = await ctx.cache.read('app_user', principal.userId, () =>
-    withTenant(db, principal.orgId, async (tx) => {
-      row = await findAppUserRow(tx, principal.userId);
-      return row && row.tombstone === null ? findLiveAppUser(tx, principal.userId) : undefined;
-    }),
-  );
-  if (live) {
-    if (live.orgId !== principal.orgId) throw unauthenticated('the token does not match its user');
-    return { ...principal, roles: [live.role] };
+  const { user, gone } = await userState(ctx, principal.orgId, principal.userId);
+  if (user) {
+    if (user.orgId !== principal.orgId) throw unauthenticated('the token does not match its user');
+    return { ...principal, roles: [user.role] };
   }
-  if (row) throw unauthenticated('the user of this token no longer exists');
+  if (gone) throw unauthenticated('the user of this token no longer exists');
   return principal;
 }
 

@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { AtlasError, findRegion, notFound } from '@atlas/core';
 import { findLiveAppUser, findPreferences, upsertPreferences, withTenant } from '@atlas/db';
 import { ROLES } from '../../auth/tokens';
+import { userState } from '../../auth/auth.plugin';
 import { ErrorBody, Timestamp } from '../../lib/schemas';
 
 const Theme = Type.Union((['light', 'dark', 'system'] as const).map((t) => Type.Literal(t)));
@@ -31,7 +32,7 @@ export async function preferenceRoutes(base: FastifyInstance): Promise<void> {
     async (request) => {
       const { userId } = request.params;
       const orgId = request.principal!.orgId;
-      if (!(await app.atlas.cache.read('app_user', userId, () => withTenant(db, orgId, (tx) => findLiveAppUser(tx, userId))))) throw notFound(`user ${userId}`);
+      if (!(await userState(app.atlas, orgId, userId)).user) throw notFound(`user ${userId}`);
       return (
         (await app.atlas.cache.read('user_preferences', userId, () => withTenant(db, orgId, (tx) => findPreferences(tx, userId)))) ??
         { userId, locale: 'en', timezone: 'UTC', theme: 'system', preferredRegion: null, updatedAt: null }
