@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { AtlasError } from '@atlas/core';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, NoSuchKey, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { regionDir } from '@atlas/db';
 import type { ApiConfig } from '../config';
+import { callS3, createS3Client, type S3BucketOptions } from './s3-client';
 
 /**
  * Where sealed (already encrypted) document bodies live. DocumentStore encrypts and binds each
@@ -18,7 +18,7 @@ export interface SealedBodyStore {
   write(orgId: string, documentId: string, sealed: Buffer): Promise<void>;
   /** The sealed bytes, or undefined when nothing is stored under that document. */
   read(orgId: string, documentId: string): Promise<Buffer | undefined>;
-  /** Idempotent: removing a body that is not there succeeds. */
+  /** Removes the body for good (from a versioned bucket: every version of it). Idempotent: removing a body that is not there succeeds. */
   remove(orgId: string, documentId: string): Promise<void>;
   /** Releases connections (on app close). */
   close(): void;
@@ -64,32 +64,30 @@ export class FileBodyStore implements SealedBodyStore {
   }
 }
 
-export interface S3BodyStoreOptions {
-  readonly bucket: string;
-  /** The bucket's AWS region (the topology region: buckets are created in their home region). */
-  readonly region: string;
+export interface S3BodyStoreOptions extends S3BucketOptions {
   /** Key prefix: the region whose bodies these are, so a DR partner hosting another region keeps them apart. */
   readonly prefix: string;
-  /** An S3-compatible endpoint instead of AWS's (tests, MinIO). */
-  readonly endpoint?: string;
-  readonly forcePathStyle?: boolean;
+  /** Entries per ListObjectVersions page (S3 answers at most 1000). */
+  readonly pageSize?: number;
 }
+
+/** Deletion rounds before remove() gives up on a key that keeps getting new versions. */
+const PURGE_ROUNDS = 3;
+/** Version deletes in flight at once for one key. */
+const DELETE_CONCURRENCY = 8;
 
 /**
  * The region's S3 bucket (infra/components/documents.component.ts), shared by every task of
  * the service and kept when a task is replaced. Objects are PutObject'd whole, which S3 makes
- * atomic; credentials come from the SDK's default chain (the ECS task role in AWS).
+ * atomic. The bucket is versioned, so an overwrite keeps the previous sealed body as a
+ * noncurrent version and a plain DeleteObject only adds a delete marker: remove() therefore
+ * deletes every version and delete marker of the key (see remove).
  */
 export class S3BodyStore implements SealedBodyStore {
   private readonly client: S3Client;
 
   constructor(private readonly options: S3BodyStoreOptions) {
-    this.client = new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle ?? false,
-      // The SDK's standard retries (3 attempts, backoff) cover throttling, 5xx and network errors.
-    });
+    this.client = createS3Client(options);
   }
 
   get location(): string {
@@ -120,8 +118,54 @@ export class S3BodyStore implements SealedBodyStore {
     });
   }
 
+  /**
+   * Every delete (the document's, an erasure's, retention's, a ledger replay's) removes the body
+   * for good: every version and delete marker of the key, not only the current object, so no
+   * earlier sealed body stays restorable from the bucket. Lists the key's versions (all pages),
+   * deletes each by VersionId, the current one last, and lists again until none is left. Current
+   * last: deleting the current version of a versioned key makes the previous one current, so a
+   * delete failing half-way must not have reached it, or the document (whose row the failure
+   * keeps) would read as an older body. A write racing the delete
+   * adds a version the next round removes; a key still written to after PURGE_ROUNDS rounds,
+   * or any refused list or delete, fails the call (503), so an erasure never reports success
+   * over a version it left behind. A key with no version succeeds (idempotent).
+   */
   async remove(orgId: string, documentId: string): Promise<void> {
-    await this.call('remove', () => this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(orgId, documentId) })));
+    const key = this.keyOf(orgId, documentId);
+    await this.call('remove', async () => {
+      for (let round = 0; ; round++) {
+        const versions = await this.versionsOf(key);
+        if (versions.length === 0) return;
+        if (round === PURGE_ROUNDS) throw new Error(`${versions.length} version(s) of ${key} remain after ${PURGE_ROUNDS} deletion rounds`);
+        await this.deleteVersions(key, versions);
+      }
+    });
+  }
+
+  /** Every version and delete marker of exactly `key` (the listing is by prefix), in listing order. */
+  async versionsOf(key: string): Promise<Array<{ versionId: string; isLatest: boolean }>> {
+    const found: Array<{ versionId: string; isLatest: boolean }> = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({
+          Bucket: this.options.bucket,
+          Prefix: key,
+          ...(this.options.pageSize ? { MaxKeys: this.options.pageSize } : {}),
+          ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
+          ...(versionIdMarker !== undefined ? { VersionIdMarker: versionIdMarker } : {}),
+        }),
+      );
+      for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+        // An unversioned bucket lists its objects with the version id "null", which DeleteObject accepts.
+        if (entry.Key === key) found.push({ versionId: entry.VersionId ?? 'null', isLatest: entry.IsLatest ?? false });
+      }
+      if (!page.IsTruncated) return found;
+      if (page.NextKeyMarker === undefined && page.NextVersionIdMarker === undefined) throw new Error(`truncated version listing of ${key} without a next marker`);
+      keyMarker = page.NextKeyMarker;
+      versionIdMarker = page.NextVersionIdMarker;
+    }
   }
 
   close(): void {
@@ -129,18 +173,27 @@ export class S3BodyStore implements SealedBodyStore {
   }
 
   /**
-   * A bucket that refuses or cannot be reached (after the SDK's retries) is a 503 with a code:
-   * the caller may retry. The cause rides in `details`, which the error handler logs and never
-   * sends with a 5xx.
+   * DeleteObject per version id, a few at a time, the current version alone after all the others;
+   * waits for all of a batch, then throws its first failure (so nothing after it is deleted).
    */
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const cause = { operation: what, location: this.location, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), status };
-      throw new AtlasError('ATLAS_ERR_NOT_READY', 'the document store is unavailable; retry shortly', { 'retry-after': '2' }, cause);
+  private async deleteVersions(key: string, versions: ReadonlyArray<{ versionId: string; isLatest: boolean }>): Promise<void> {
+    const noncurrent = versions.filter((v) => !v.isLatest).map((v) => v.versionId);
+    await this.deleteEach(key, noncurrent);
+    await this.deleteEach(key, versions.filter((v) => v.isLatest).map((v) => v.versionId));
+  }
+
+  private async deleteEach(key: string, versionIds: readonly string[]): Promise<void> {
+    for (let at = 0; at < versionIds.length; at += DELETE_CONCURRENCY) {
+      const batch = versionIds.slice(at, at + DELETE_CONCURRENCY);
+      const results = await Promise.allSettled(batch.map((VersionId) => this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key, VersionId }))));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
+  }
+
+  /** A bucket that refuses or cannot be reached (after the SDK's retries) is a 503 with a code: the caller may retry. */
+  private call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return callS3(what, this.location, 'the document store is unavailable; retry shortly', run);
   }
 }
 
@@ -152,11 +205,5 @@ export class S3BodyStore implements SealedBodyStore {
 export function bodyStoreFor(config: Pick<ApiConfig, 'home' | 'region' | 'documentsBucket'>): SealedBodyStore {
   const bucket = config.documentsBucket;
   if (!bucket) return new FileBodyStore(join(regionDir(config.home, config.region.id), 'documents'));
-  return new S3BodyStore({
-    bucket: bucket.bucket,
-    region: bucket.region,
-    prefix: config.region.id,
-    ...(bucket.endpoint ? { endpoint: bucket.endpoint } : {}),
-    forcePathStyle: bucket.forcePathStyle,
-  });
+  return new S3BodyStore({ ...bucket, prefix: config.region.id });
 }
