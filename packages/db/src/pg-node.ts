@@ -33,6 +33,11 @@ export const BASE_SETTINGS: Readonly<Record<string, string | number | boolean>> 
   max_worker_processes: 32,
   max_sync_workers_per_subscription: 2,
   wal_retrieve_retry_interval: '500ms',
+  // Subscriptions apply with synchronous_commit off, and a walsender decodes only flushed WAL:
+  // the API's cache-invalidation stream sees an applied change when the WAL writer next
+  // flushes. At the default 200 ms a replicated change reached the cache ~150 ms after it was
+  // readable; at 10 ms it is ~15 ms (docs/benchmarks.md, replication section).
+  wal_writer_delay: '10ms',
   hot_standby: true,
   hot_standby_feedback: true,
   max_connections: 200,
