@@ -55,6 +55,8 @@ export async function runApiBench(log: (line: string) => void = console.log): Pr
       ATLAS_HOME: home,
       ATLAS_TOPOLOGY: topologyFile,
       DATABASE_URL: database.appUrl,
+      // The global-row cache, kept coherent by the API's own decoding stream (as `atlas up` runs it).
+      ATLAS_CACHE_STREAM_URL: database.cacheStreamUrl,
       ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id]!,
       ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey,
       ...benchAuthEnv(secrets),

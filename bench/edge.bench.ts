@@ -75,6 +75,8 @@ export async function runEdgeBench(log: (line: string) => void = console.log): P
         ATLAS_HOME: home,
         ATLAS_TOPOLOGY: topologyFile,
         DATABASE_URL: database.appUrl,
+        // The global-row cache, kept coherent by the API's own decoding stream (as `atlas up` runs it).
+        ATLAS_CACHE_STREAM_URL: database.cacheStreamUrl,
         ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id]!,
         ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey,
         ...authEnv(secrets),
