@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   APPLY_SYNCHRONOUS_COMMIT,
@@ -13,6 +16,7 @@ import {
   type RegionDatabase,
 } from '@atlas/db';
 import { listenForChanges, type ChangeListener } from '@atlas/api';
+import { TSX_LOADER } from '../packages/cli/src/processes';
 import { startFreshRegions, type FreshRegions } from '../test/support/fresh-regions';
 import { machineDescription, ms, percentile } from './report';
 
@@ -184,7 +188,7 @@ async function measureLag(publisher: MeshNode, subscriber: RegionDatabase, rate:
 
 type TriggerMode = 'plain' | 'conflict' | 'full';
 const MODE_LABEL: Record<TriggerMode, string> = {
-  full: "conflict triggers + the API's cache-invalidation decoding streams (stamp + apply + one pgoutput stream per region consuming: production)",
+  full: "conflict triggers + the API's cache-invalidation decoding streams (stamp + apply + one pgoutput stream per region consumed by a separate process, as the APIs do: production)",
   conflict: 'conflict triggers only (stamp + apply; no cache stream)',
   plain: 'plain logical replication (user triggers disabled)',
 };
@@ -242,23 +246,51 @@ function clusterCpuMs(dataDir: string): number {
   return (total * 1000) / 100; // USER_HZ = 100 on Linux
 }
 
+const CONSUMER = fileURLToPath(new URL('./cache-stream-consumer.ts', import.meta.url));
+
+/** cache-stream-consumer.ts in its own process: the regions' APIs decoding their streams. */
+async function startConsumers(databases: readonly RegionDatabase[], tag: string, target: number) {
+  const streams = Object.fromEntries(databases.map((d) => [d.region.id, d.cacheStreamUrl]));
+  const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, CONSUMER, JSON.stringify({ streams, tag, target })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<(line: Record<string, unknown>) => void> = [];
+  let complete: Record<string, number> | undefined;
+  lines.on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    if (line.delivered && Object.values(line.delivered as Record<string, number>).every((n) => n >= target)) complete = line.delivered as Record<string, number>;
+    waiting.shift()?.(line);
+  });
+  const next = () => new Promise<Record<string, unknown>>((resolve) => waiting.push(resolve));
+  const ready = await next();
+  if (!ready.ready) throw new Error(`the cache-stream consumer did not start: ${JSON.stringify(ready)}`);
+  return {
+    /** Resolves once every region delivered `target` changes; rejects at the deadline with the counts. */
+    async allDelivered(deadline: number): Promise<void> {
+      while (!complete) {
+        if (performance.now() > deadline) {
+          child.stdin!.write('\n');
+          throw new Error(`the cache streams did not deliver the throughput writes within 120 s: ${JSON.stringify((await next()).delivered)}`);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async close(): Promise<void> {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
 /**
  * Writes per second from the first write to the last one applied on the subscriber. With
  * `streams`, both regions' cache streams consume throughout, and must then have delivered
  * every write's change (checked after the clock stops: their delay is lag, not throughput).
  */
 async function measureThroughput(publisher: RegionDatabase, subscriber: RegionDatabase, tag: string, streams: boolean): Promise<number> {
-  // The production path: each region's API consumes its own database's stream throughout.
-  const delivered = new Map<string, number>();
-  const listeners = streams
-    ? await Promise.all(
-        [publisher, subscriber].map((d) =>
-          cacheStream(d, (table, key) => {
-            if (table === 'referential' && key === tag) delivered.set(d.region.id, (delivered.get(d.region.id) ?? 0) + 1);
-          }),
-        ),
-      )
-    : [];
+  // The production path: each region's API consumes its own database's stream throughout,
+  // in a process of its own (not the load generator's event loop).
+  const consumers = streams ? await startConsumers([publisher, subscriber], tag, THROUGHPUT_WRITES) : undefined;
   const writers = await connectAll(publisher.adminUrl, WRITERS);
   const started = performance.now();
   let next = 0;
@@ -296,12 +328,9 @@ async function measureThroughput(publisher: RegionDatabase, subscriber: RegionDa
     }
     elapsed = (performance.now() - started) / 1000;
     // Every write is one change in each region's stream (the publisher's commit, the apply's).
-    while (streams && [publisher, subscriber].some((d) => (delivered.get(d.region.id) ?? 0) < THROUGHPUT_WRITES)) {
-      if (performance.now() > deadline) throw new Error(`the cache streams did not deliver the throughput writes within 120 s: ${JSON.stringify(Object.fromEntries(delivered))}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await consumers?.allDelivered(deadline);
   } finally {
-    await Promise.all([pub.end(), sub.end(), ...listeners.map((l) => l.close())]);
+    await Promise.all([pub.end(), sub.end(), consumers?.close()]);
   }
   return THROUGHPUT_WRITES / elapsed;
 }
