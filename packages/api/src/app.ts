@@ -28,6 +28,8 @@ import { statusRoutes } from './routes/status/status.routes';
 import { preferenceRoutes } from './routes/users/preferences.routes';
 import { userRoutes } from './routes/users/users.routes';
 
+/** How long start-up waits for the cache invalidation stream before serving without the cache. */
+const STREAM_WAIT_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface BuildOptions {
@@ -71,17 +73,23 @@ export async function buildApp(config: ApiConfig, db: AtlasDb, options: BuildOpt
     cache,
   };
   app.decorate('atlas', ctx);
+  // Nothing is served from the cache before invalidations can reach it: suspended until the
+  // stream's first reset, and again whenever the stream is lost.
+  cache.suspend();
   const listener = config.cacheStreamUrl
     ? listenForChanges(config.cacheStreamUrl, {
         onChange: (table, key) => cache.invalidate(table, key),
         onReset: () => cache.reset(),
-        onError: (err) => app.log.warn({ err }, 'cache invalidation stream lost; reconnecting'),
+        onLost: () => cache.suspend(),
+        onError: (err) => app.log.warn({ err }, 'cache invalidation stream lost; reading global rows from the database until it reconnects'),
       })
     : undefined;
   if (!listener) app.log.warn('no cache invalidation stream configured (ATLAS_CACHE_STREAM_URL): global rows are not cached');
   app.addHook('onReady', async () => {
-    // Serve nothing from the cache before invalidations can reach it.
-    await listener?.ready;
+    // Wait a little for the stream so the first requests can use the cache; a stream that
+    // cannot connect (no free slot, a wrong password) must not keep the API from serving.
+    const waited = await Promise.race([listener?.ready.then(() => true), new Promise<false>((r) => setTimeout(r, STREAM_WAIT_MS, false).unref())]);
+    if (listener && !waited) app.log.warn(`the cache invalidation stream is not up after ${STREAM_WAIT_MS} ms: serving global rows from the database until it is`);
   });
   app.addHook('onClose', async () => {
     await listener?.close();

@@ -100,6 +100,54 @@ describe('cache invalidation by the decoding stream, across regions', () => {
     await settled(eu.adminUrl);
     expect(await orgName(r, org.id)).toBe('After the cut');
   });
+
+  it('reads from the database while its stream is down, and caches again once it is back', async () => {
+    const r = apps.memory;
+    const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Steady', homeRegion: 'eu-west-1' } })).json();
+    await settled(eu.adminUrl);
+    expect(await orgName(r, org.id)).toBe('Steady');
+    // The stream cannot come back (its role may not log in) once its connection is cut.
+    await query(eu.adminUrl, 'ALTER ROLE atlas_cache_stream NOLOGIN');
+    try {
+      await query(eu.adminUrl, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 'atlas\\_cache\\_%' AND active");
+      await until('the cache suspended', async () => r.app.atlas.cache.isSuspended, (down) => down);
+      const hitsBefore = await hits(r, 'hit');
+      for (const name of ['Changed while down', 'Changed again while down']) {
+        // No stream carries this change: only a read that skips the cache can see it.
+        await query(eu.adminUrl, 'UPDATE organization SET name = $1 WHERE id = $2', [name, org.id]);
+        expect(await orgName(r, org.id)).toBe(name);
+        expect(await orgName(r, org.id)).toBe(name);
+      }
+      expect(await hits(r, 'hit')).toBe(hitsBefore);
+    } finally {
+      await query(eu.adminUrl, 'ALTER ROLE atlas_cache_stream LOGIN');
+    }
+    await until('the cache back in use', async () => r.app.atlas.cache.isSuspended, (down) => !down);
+    const hitsBack = await hits(r, 'hit');
+    expect(await orgName(r, org.id)).toBe('Changed again while down');
+    expect(await orgName(r, org.id)).toBe('Changed again while down');
+    expect(await hits(r, 'hit')).toBeGreaterThan(hitsBack);
+  });
+
+  it('starts and serves without the cache when its stream cannot connect at all', async () => {
+    const broken = new URL(eu.cacheStreamUrl);
+    broken.password = 'not-the-password';
+    const config: ApiConfig = { ...apiConfig(eu.region.id), topology: fresh.topology, region: eu.region, home: fresh.home, port: eu.region.apiPort, databaseUrl: eu.appUrl, cacheStreamUrl: broken.toString() };
+    const db = createDb(config.databaseUrl, { max: 2 });
+    const app = await buildApp(config, db, { logger: false });
+    const r = regionApp(eu.region.id as RegionId, app, db);
+    try {
+      await app.ready();
+      expect(app.atlas.cache.isSuspended).toBe(true);
+      const org = (await r.authed().inject({ method: 'POST', url: '/api/orgs', payload: { name: 'First', homeRegion: 'eu-west-1' } })).json();
+      expect(await orgName(r, org.id)).toBe('First');
+      await query(eu.adminUrl, "UPDATE organization SET name = 'Second' WHERE id = $1", [org.id]);
+      expect(await orgName(r, org.id)).toBe('Second');
+      expect(await hits(r, 'hit')).toBe(0);
+    } finally {
+      await r.close();
+    }
+  });
 });
 
 describe('the stream role and the API role', () => {

@@ -144,6 +144,11 @@ export class GlobalRowCache {
   private untrusted = false;
   /** Unconfirmed invalidations so far: a clear only restores trust if none failed meanwhile. */
   private failures = 0;
+  /**
+   * No invalidation stream is running (not yet connected, or lost): nothing could tell a
+   * cached entry is stale, so reads go to the database until the next reset.
+   */
+  private suspended = false;
 
   constructor(
     readonly store: GlobalCache,
@@ -152,7 +157,7 @@ export class GlobalRowCache {
 
   async read<T>(table: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const entry = `${table}:${key}`;
-    const usable = !this.inFlight.has(entry) && (!this.untrusted || (await this.retrust()));
+    const usable = !this.suspended && !this.inFlight.has(entry) && (!this.untrusted || (await this.retrust()));
     const cached = usable ? await this.store.get<T>(entry).catch(() => undefined) : undefined;
     if (cached !== undefined) {
       this.metrics.hit(table);
@@ -182,8 +187,23 @@ export class GlobalRowCache {
     }
   }
 
-  /** After a lost invalidation stream nothing is known to be fresh: drop everything. */
+  /** Stop using the cache until the next reset (the invalidation stream is down). */
+  suspend(): void {
+    this.generation += 1;
+    this.suspended = true;
+  }
+
+  /** Whether reads bypass the cache because no invalidation stream runs. */
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /**
+   * A (re)started invalidation stream: nothing cached before it is known to be fresh, so drop
+   * everything, and use the cache again once the clear went through.
+   */
   async reset(): Promise<void> {
+    this.suspended = false;
     this.generation += 1;
     this.untrusted = true;
     this.failures += 1;

@@ -25,6 +25,11 @@ export interface ChangeListener {
 export interface ChangeHandlers {
   onChange(table: string, key: string): void | Promise<void>;
   onReset(): void | Promise<void>;
+  /**
+   * A running stream was lost: until the next onReset nothing invalidates, so the cache must
+   * not be used. Without it, onReset runs (which clears, but lets the cache fill again).
+   */
+  onLost?(): void | Promise<void>;
   onError?(err: Error): void;
 }
 
@@ -191,7 +196,7 @@ export function listenForChanges(connectionString: string, handlers: ChangeHandl
       if (!closed) handlers.onError?.(err);
       // Changes committed from now until a new slot exists reach no stream: drop what is
       // cached at once rather than serve it until the reconnection's reset.
-      if (streaming && !closed) void later(() => handlers.onReset()).catch((e: Error) => handlers.onError?.(e));
+      if (streaming && !closed) void later(() => (handlers.onLost ?? handlers.onReset)()).catch((e: Error) => handlers.onError?.(e));
       c.removeAllListeners('error');
       c.on('error', () => undefined);
       void c.end().catch(() => undefined);
