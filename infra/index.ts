@@ -25,6 +25,7 @@ const outputs = createAtlas(pulumi.getStack(), { ...settings, orchestratorBundle
   auditSigningKey: config.requireSecret('auditSigningKey'),
   documentKeys: config.requireSecretObject<Record<string, string>>('documentKeys'),
   dbAppPassword: config.requireSecret('dbAppPassword'),
+  dbCacheStreamPassword: config.requireSecret('dbCacheStreamPassword'),
 });
 
 export const albs = outputs.albs;

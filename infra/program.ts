@@ -26,6 +26,11 @@ export interface AtlasSecrets {
   readonly documentKeys: pulumi.Input<Readonly<Record<string, string>>>;
   /** Password of the API's database role atlas_app (stack secret atlas:dbAppPassword). */
   readonly dbAppPassword: pulumi.Input<string>;
+  /**
+   * Password of atlas_cache_stream, the role of each API task's cache-invalidation stream
+   * (migration 025; stack secret atlas:dbCacheStreamPassword). The migration task sets it.
+   */
+  readonly dbCacheStreamPassword: pulumi.Input<string>;
 }
 
 export interface AtlasOutputs {
@@ -54,8 +59,8 @@ export function createAtlas(stack: string, settings: StackSettings, topology: To
     topology.regions.map((region) => {
       const peerCidrs = topology.regions.filter((r) => r.id !== region.id).map((r) => cidrs[r.id]!);
       const peerUrls = Object.fromEntries(topology.regions.filter((r) => r.id !== region.id).map((r) => [r.id, `https://${regionalHost(naming, r.code)}`]));
-      const documentKey = pulumi.all([secrets.documentKeys, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword]).apply(([keys, blindIndexKey, auditSigningKey, dbAppPassword]) => {
-        const problems = apiKeyProblems({ region: region.id, documentKey: keys[region.id], blindIndexKey, auditSigningKey, dbAppPassword });
+      const documentKey = pulumi.all([secrets.documentKeys, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword, secrets.dbCacheStreamPassword]).apply(([keys, blindIndexKey, auditSigningKey, dbAppPassword, dbCacheStreamPassword]) => {
+        const problems = apiKeyProblems({ region: region.id, documentKey: keys[region.id], blindIndexKey, auditSigningKey, dbAppPassword, dbCacheStreamPassword });
         if (problems.length > 0) throw new Error(problems.join('; '));
         return keys[region.id]!;
       });
@@ -69,7 +74,7 @@ export function createAtlas(stack: string, settings: StackSettings, topology: To
         accountId,
         redisAuthToken: secrets.redisAuthToken,
         peerUrls,
-        apiKeys: { documentKey: pulumi.secret(documentKey), blindIndexKey: secrets.blindIndexKey, auditSigningKey: secrets.auditSigningKey, dbAppPassword: secrets.dbAppPassword },
+        apiKeys: { documentKey: pulumi.secret(documentKey), blindIndexKey: secrets.blindIndexKey, auditSigningKey: secrets.auditSigningKey, dbAppPassword: secrets.dbAppPassword, dbCacheStreamPassword: secrets.dbCacheStreamPassword },
       }, { providers: { aws: providers.get(region.id)! } });
       return [region.id, atlasRegion] as const;
     }),

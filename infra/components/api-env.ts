@@ -50,7 +50,7 @@ export function apiContainerEnv(input: ApiEnvInput): ContainerEnv {
  * stored, so a bad key fails `pulumi up` instead of crash-looping every task (exit 78).
  * Returns the problems, each naming the stack config key.
  */
-export function apiKeyProblems(keys: { readonly region: string; readonly documentKey?: string; readonly blindIndexKey: string; readonly auditSigningKey: string; readonly dbAppPassword: string }): string[] {
+export function apiKeyProblems(keys: { readonly region: string; readonly documentKey?: string; readonly blindIndexKey: string; readonly auditSigningKey: string; readonly dbAppPassword: string; readonly dbCacheStreamPassword: string }): string[] {
   const problems: string[] = [];
   if (keys.documentKey === undefined) problems.push(`atlas:documentKeys has no key for ${keys.region}`);
   else if (!/^[A-Za-z0-9+/]{43}=$/.test(keys.documentKey)) problems.push(`atlas:documentKeys.${keys.region} must be 32 bytes in base64`);
@@ -66,5 +66,6 @@ export function apiKeyProblems(keys: { readonly region: string; readonly documen
     problems.push('atlas:auditSigningKey must be an Ed25519 private JWK as JSON (with "d")');
   }
   if (keys.dbAppPassword.length < 16) problems.push('atlas:dbAppPassword must be at least 16 characters');
+  if (keys.dbCacheStreamPassword.length < 16) problems.push('atlas:dbCacheStreamPassword must be at least 16 characters');
   return problems;
 }

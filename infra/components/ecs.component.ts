@@ -42,6 +42,8 @@ export interface EcsArgs {
     readonly auditSigningKey: pulumi.Input<string>;
     /** Password of atlas_app; the migration task sets it (infra/docker/migrate.ts). */
     readonly dbAppPassword: pulumi.Input<string>;
+    /** Password of atlas_cache_stream (the cache-invalidation stream); the migration task sets it too. */
+    readonly dbCacheStreamPassword: pulumi.Input<string>;
   };
 }
 
@@ -75,6 +77,10 @@ export function apiTaskEnvironment(args: EcsArgs, apiKeysSecretArn: pulumi.Input
     ATLAS_DB_PASSWORD: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_DB_PASSWORD') },
     ATLAS_ADMIN_DB_USER: { valueFrom: secretKeyRef(args.dbSecretArn, 'username') },
     ATLAS_ADMIN_DB_PASSWORD: { valueFrom: secretKeyRef(args.dbSecretArn, 'password') },
+    // Each task's cache-invalidation stream (packages/api/src/lib/change-listener.ts): a
+    // replication connection to the same server as atlas_cache_stream (ATLAS_CACHE_STREAM_USER's
+    // default). Without it the API caches no global row. The migration task sets the password.
+    ATLAS_CACHE_STREAM_PASSWORD: { valueFrom: secretKeyRef(apiKeysSecretArn, 'ATLAS_CACHE_STREAM_PASSWORD') },
     // The parameter group sets rds.force_ssl; verify the server against the RDS CA.
     ATLAS_DB_SSLMODE: { value: 'verify-full' },
     ATLAS_DB_SSLROOTCERT: { value: RDS_CA_BUNDLE_PATH },
@@ -168,6 +174,7 @@ export class EcsComponent extends pulumi.ComponentResource {
         ATLAS_BLIND_INDEX_KEY: args.apiKeys.blindIndexKey,
         ATLAS_AUDIT_SIGNING_KEY: args.apiKeys.auditSigningKey,
         ATLAS_DB_PASSWORD: args.apiKeys.dbAppPassword,
+        ATLAS_CACHE_STREAM_PASSWORD: args.apiKeys.dbCacheStreamPassword,
       })),
     }, child);
     const env = apiTaskEnvironment(args, apiKeys.arn);
@@ -274,8 +281,10 @@ export class EcsComponent extends pulumi.ComponentResource {
       policy: leastPrivilegePolicy(`${name}-task-policy`, {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'Documents', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: pulumi.interpolate`${args.documentsBucketArn}/*` },
-          { Sid: 'DocumentsList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: args.documentsBucketArn },
+          // DeleteObjectVersion and ListBucketVersions: removing a body deletes every version of it
+          // (body-store.ts), so an erased document cannot be restored from the versioned bucket.
+          { Sid: 'Documents', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'], Resource: pulumi.interpolate`${args.documentsBucketArn}/*` },
+          { Sid: 'DocumentsList', Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: args.documentsBucketArn },
           { Sid: 'DocumentKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: args.kmsKeyArn },
           // PutMetricData has no resource-level permissions; the namespace condition scopes it.
           { Sid: 'Metrics', Effect: 'Allow', Action: ['cloudwatch:PutMetricData'], Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Atlas' } } },

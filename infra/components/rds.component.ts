@@ -15,7 +15,32 @@ export interface RdsArgs {
   /** Major version; the parameter group family follows it. */
   readonly postgresVersion: string;
   readonly regionCount: number;
+  /**
+   * The most API tasks that can run against this database at once (the service's maximum,
+   * including a rolling deployment's surplus): each holds one cache-invalidation stream.
+   */
+  readonly maxApiTasks: number;
 }
+
+/** max_replication_slots: two per region for the mesh plus 5 of headroom (anti-entropy pass, standbys), and one per API task's cache stream. */
+export function replicationSlots(regionCount: number, maxApiTasks: number): number {
+  return regionCount * 2 + 5 + maxApiTasks;
+}
+
+/** max_wal_senders: two per region for the mesh plus 10 of headroom, and one per API task's cache stream. */
+export function walSenders(regionCount: number, maxApiTasks: number): number {
+  return regionCount * 2 + 10 + maxApiTasks;
+}
+
+/**
+ * wal_writer_delay in ms. The subscriptions' apply worker commits asynchronously
+ * (synchronous_commit = off, packages/db/src/replication/mesh.ts) and a walsender decodes only
+ * flushed WAL, so the API's cache streams see an applied change when the WAL writer next
+ * flushes: at the default 200 ms a replicated change reached the cache ~150 ms after it was
+ * readable (the cache serving the old row meanwhile). The local clusters use the same value
+ * (packages/db/src/pg-node.ts).
+ */
+export const WAL_WRITER_DELAY_MS = 10;
 
 /** The application database created in every instance. */
 export const DB_NAME = 'atlas';
@@ -61,9 +86,14 @@ export class RdsComponent extends pulumi.ComponentResource {
         { name: 'rds.logical_replication', value: '1', applyMethod: 'pending-reboot' },
         // Every cross-region link must be TLS (architecture §6).
         { name: 'rds.force_ssl', value: '1' },
-        // One slot and one walsender per subscribing region, plus headroom for the anti-entropy pass and standbys.
-        { name: 'max_replication_slots', value: String(args.regionCount * 2 + 5), applyMethod: 'pending-reboot' },
-        { name: 'max_wal_senders', value: String(args.regionCount * 2 + 10), applyMethod: 'pending-reboot' },
+        // One slot and one walsender per subscribing region, plus headroom for the anti-entropy
+        // pass and standbys; and one of each per API task: its cache-invalidation stream holds a
+        // walsender and a temporary slot for the task's whole life (lib/change-listener.ts).
+        { name: 'max_replication_slots', value: String(replicationSlots(args.regionCount, args.maxApiTasks)), applyMethod: 'pending-reboot' },
+        { name: 'max_wal_senders', value: String(walSenders(args.regionCount, args.maxApiTasks)), applyMethod: 'pending-reboot' },
+        // Dynamic: the WAL writer flushes the apply worker's asynchronous commits every 10 ms
+        // instead of 200, so the cache streams see a replicated change soon after it is readable.
+        { name: 'wal_writer_delay', value: String(WAL_WRITER_DELAY_MS) },
       ],
       tags,
     }, child);

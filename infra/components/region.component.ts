@@ -11,6 +11,9 @@ import { MonitoringComponent } from './monitoring.component';
 import { RdsComponent } from './rds.component';
 import { VpcComponent } from './vpc.component';
 
+/** The ECS service's deploymentMaximumPercent (ecs.component.ts): tasks of a rollout, as a percentage of the desired count. */
+export const API_DEPLOYMENT_MAX_PERCENT = 200;
+
 export interface AtlasRegionArgs {
   readonly ctx: RegionContext;
   readonly settings: StackSettings;
@@ -53,7 +56,17 @@ export class AtlasRegion extends pulumi.ComponentResource {
     this.vpc = new VpcComponent(`${name}-net`, { ctx, cidr: args.vpcCidr, azCount: settings.azCount, peerCidrs: args.peerCidrs }, child);
     const docs = new DocumentsComponent(`${name}-docs`, { ctx, kmsKeyArn: key.arn }, child);
     const base = { ctx, vpcId: this.vpc.vpcId, subnetIds: this.vpc.privateSubnetIds, appSecurityGroupId: this.vpc.appSecurityGroupId, kmsKeyArn: key.arn };
-    this.rds = new RdsComponent(`${name}-db`, { ...base, peerCidrs: args.peerCidrs, instanceClass: settings.dbInstanceClass, postgresVersion: settings.postgresVersion, regionCount: args.topology.regions.length }, child);
+    this.rds = new RdsComponent(`${name}-db`, {
+      ...base,
+      peerCidrs: args.peerCidrs,
+      instanceClass: settings.dbInstanceClass,
+      postgresVersion: settings.postgresVersion,
+      regionCount: args.topology.regions.length,
+      // Each API task holds one cache stream. The service scales up to maxTasks and deploys with
+      // deploymentMaximumPercent 200 (ecs.component.ts): a rollout at the maximum runs the old
+      // and the new tasks side by side, hence twice maxTasks.
+      maxApiTasks: settings.maxTasks * API_DEPLOYMENT_MAX_PERCENT / 100,
+    }, child);
     const cache = new ElastiCacheComponent(`${name}-cache`, { ...base, nodeType: settings.cacheNodeType, authToken: args.redisAuthToken }, child);
     this.ecs = new EcsComponent(`${name}-app`, {
       ctx,

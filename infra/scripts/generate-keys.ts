@@ -22,6 +22,7 @@ const lines = [
   `pulumi config set --secret atlas:blindIndexKey ${randomBytes(32).toString('base64url')}`,
   `pulumi config set --secret atlas:auditSigningKey ${quote(jwk(audit.privateKey))}`,
   `pulumi config set --secret atlas:dbAppPassword ${randomBytes(24).toString('base64url')}`,
+  `pulumi config set --secret atlas:dbCacheStreamPassword ${randomBytes(24).toString('base64url')}`,
   `pulumi config set --secret atlas:documentKeys ${quote(JSON.stringify(documentKeys))}`,
   '# The private half of the token key belongs to whatever issues API tokens, not to the stack:',
   `# ATLAS_AUTH_SIGNING_KEY=${jwk(auth.privateKey)}`,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { API_ENV, API_ENV_NAMES, missingApiEnv } from '@atlas/api/config-keys';
 import { ApiEnvError, apiContainerEnv, apiKeyProblems, type ApiEnvInput } from '../components/api-env';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { configFromEnv, ConfigError } from '../../packages/api/src/config';
 
@@ -79,10 +80,24 @@ describe('apiKeyProblems (stack secrets checked before they are stored)', () => 
     blindIndexKey: 'b'.repeat(32),
     auditSigningKey: JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })),
     dbAppPassword: 'p'.repeat(24),
+    dbCacheStreamPassword: 's'.repeat(32),
   };
 
   it('accepts what generate-keys.ts produces', () => {
     expect(apiKeyProblems(good)).toEqual([]);
+  });
+
+  it('passes the stack secrets generate-keys.ts actually prints, the cache stream\'s password among them', () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/scripts/generate-keys.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    // `pulumi config set --secret atlas:<key> <value>`, the value bare or in sh single quotes.
+    const set = Object.fromEntries([...run.stdout.matchAll(/^pulumi config set --secret atlas:(\w+) (?:'((?:[^']|'\\'')*)'|(\S+))$/gm)].map((m) => [m[1]!, m[2] !== undefined ? m[2].replace(/'\\''/g, "'") : m[3]!]));
+    expect(Object.keys(set).sort()).toEqual(['auditSigningKey', 'blindIndexKey', 'dbAppPassword', 'dbCacheStreamPassword', 'documentKeys', 'redisAuthToken']);
+    expect(set.dbCacheStreamPassword).not.toBe(set.dbAppPassword);
+    const documentKeys = JSON.parse(set.documentKeys!) as Record<string, string>;
+    expect(apiKeyProblems({ region: 'eu-west-1', documentKey: documentKeys['eu-west-1'], blindIndexKey: set.blindIndexKey!, auditSigningKey: set.auditSigningKey!, dbAppPassword: set.dbAppPassword!, dbCacheStreamPassword: set.dbCacheStreamPassword! })).toEqual([]);
   });
 
   it.each([
@@ -91,6 +106,7 @@ describe('apiKeyProblems (stack secrets checked before they are stored)', () => 
     [{ blindIndexKey: 'short' }, 'atlas:blindIndexKey must be at least 16 characters'],
     [{ auditSigningKey: JSON.stringify(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })) }, 'atlas:auditSigningKey must be an Ed25519 private JWK'],
     [{ dbAppPassword: 'x' }, 'atlas:dbAppPassword must be at least 16 characters'],
+    [{ dbCacheStreamPassword: 's'.repeat(15) }, 'atlas:dbCacheStreamPassword must be at least 16 characters'],
   ])('names the stack key of %j', (bad, message) => {
     expect(apiKeyProblems({ ...good, ...bad }).join('; ')).toContain(message);
   });

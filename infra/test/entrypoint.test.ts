@@ -33,8 +33,9 @@ describe('index.ts under mocks (what `pulumi preview` runs)', () => {
       'atlas:blindIndexKey': 'b'.repeat(32),
       'atlas:auditSigningKey': '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo","d":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo"}',
       'atlas:dbAppPassword': 'p'.repeat(32),
+      'atlas:dbCacheStreamPassword': 's'.repeat(32),
       'atlas:documentKeys': JSON.stringify({ 'eu-west-1': 'A'.repeat(43) + '=', 'us-east-1': 'B'.repeat(43) + '=', 'ap-southeast-1': 'C'.repeat(43) + '=' }),
-    }, ['atlas:redisAuthToken', 'atlas:blindIndexKey', 'atlas:auditSigningKey', 'atlas:documentKeys', 'atlas:dbAppPassword']);
+    }, ['atlas:redisAuthToken', 'atlas:blindIndexKey', 'atlas:auditSigningKey', 'atlas:documentKeys', 'atlas:dbAppPassword', 'atlas:dbCacheStreamPassword']);
     program = await import('../index');
     await h.settle();
   });

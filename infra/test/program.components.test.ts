@@ -77,6 +77,29 @@ describe('rds', () => {
     }
   });
 
+  it('has a replication slot and a walsender for every API task\'s cache stream at the service\'s peak, besides the mesh\'s, and flushes WAL every 10 ms', async () => {
+    const { API_DEPLOYMENT_MAX_PERCENT } = await import('../components/region.component');
+    const n = topology.regions.length;
+    for (const region of topology.regions) {
+      // The peak as ECS would run it: the scaling maximum, times a rollout's surplus.
+      const service = h.one('aws:ecs/service:Service', `atlas-${region.code}-app-service`);
+      expect(service.inputs.deploymentMaximumPercent).toBe(API_DEPLOYMENT_MAX_PERCENT);
+      const scaling = h.one('aws:appautoscaling/target:Target', `atlas-${region.code}-app-scaling`);
+      const peakTasks = (scaling.inputs.maxCapacity * service.inputs.deploymentMaximumPercent) / 100;
+      expect(peakTasks).toBe(20);
+      const p = h.one(T.params, `atlas-${region.code}-db-params`);
+      const byName = Object.fromEntries(p.inputs.parameters.map((x: { name: string; value: string; applyMethod?: string }) => [x.name, x]));
+      // Mesh: one slot per subscribing region + 5 (anti-entropy, standbys); walsenders + 10.
+      expect(Number(byName.max_replication_slots.value)).toBe(n * 2 + 5 + peakTasks);
+      expect(Number(byName.max_wal_senders.value)).toBe(n * 2 + 10 + peakTasks);
+      expect(byName.max_replication_slots.applyMethod).toBe('pending-reboot');
+      expect(byName.max_wal_senders.applyMethod).toBe('pending-reboot');
+      // Dynamic parameter (milliseconds): applied without a reboot.
+      expect(byName.wal_writer_delay.value).toBe('10');
+      expect(byName.wal_writer_delay.applyMethod).not.toBe('pending-reboot');
+    }
+  });
+
   it('admits PostgreSQL only from the API tasks and peer VPCs, never the internet', () => {
     for (const sg of h.ofType(T.sg).filter((s) => s.name.endsWith('-db-sg'))) {
       const cidrs = sg.inputs.ingress.flatMap((r: { cidrBlocks?: string[] }) => r.cidrBlocks ?? []);
@@ -125,7 +148,7 @@ describe('ecs', () => {
 
   it('gives the API container every variable packages/api requires, secrets only by Secrets Manager reference', () => {
     const secrets = testSecrets(topology);
-    const leaks = [secrets.redisAuthToken, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword, ...Object.values(secrets.documentKeys)];
+    const leaks = [secrets.redisAuthToken, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword, secrets.dbCacheStreamPassword, ...Object.values(secrets.documentKeys)];
     const defs = h.ofType('aws:ecs/taskDefinition:TaskDefinition');
     expect(defs).toHaveLength(topology.regions.length);
     for (const td of defs) {
@@ -142,6 +165,24 @@ describe('ecs', () => {
       expect(byName.ATLAS_DB_PASSWORD).toMatch(/-api-keys:ATLAS_DB_PASSWORD::$/);
       expect(container.environment).toContainEqual({ name: 'ATLAS_DB_USER', value: 'atlas_app' });
       expect(byName.ATLAS_DOCUMENT_KEY).toMatch(/-api-keys:ATLAS_DOCUMENT_KEY::$/);
+      // The cache-invalidation stream: its password from the same secret, the role by default.
+      expect(byName.ATLAS_CACHE_STREAM_PASSWORD).toMatch(/-api-keys:ATLAS_CACHE_STREAM_PASSWORD::$/);
+      expect(plain).not.toContain('ATLAS_CACHE_STREAM_USER');
+      expect(byName.ATLAS_CACHE_STREAM_URL).toBeUndefined();
+    }
+  });
+
+  it('never puts a stack secret in plain text into any resource input', () => {
+    const secrets = testSecrets(topology);
+    const leaks = [secrets.redisAuthToken, secrets.blindIndexKey, secrets.auditSigningKey, secrets.dbAppPassword, secrets.dbCacheStreamPassword, ...Object.values(secrets.documentKeys)];
+    // Secrets Manager versions are where the keys belong (the Redis auth token also goes to its
+    // replication group); every other resource must not carry them.
+    const holders = new Set(['aws:secretsmanager/secretVersion:SecretVersion', T.redis]);
+    const others = h.resources.filter((r) => !holders.has(r.type));
+    expect(others.length).toBeGreaterThan(100);
+    for (const r of others) {
+      const text = JSON.stringify(r.inputs);
+      for (const secret of leaks) expect(text.includes(secret), `${r.type} ${r.name}`).toBe(false);
     }
   });
 
@@ -150,7 +191,7 @@ describe('ecs', () => {
     for (const region of topology.regions) {
       const version = h.one('aws:secretsmanager/secretVersion:SecretVersion', `atlas-${region.code}-app-api-keys-v`);
       const stored = JSON.parse(version.inputs.secretString);
-      expect(stored).toEqual({ ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id], ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey, ATLAS_AUDIT_SIGNING_KEY: secrets.auditSigningKey, ATLAS_DB_PASSWORD: secrets.dbAppPassword });
+      expect(stored).toEqual({ ATLAS_DOCUMENT_KEY: secrets.documentKeys[region.id], ATLAS_BLIND_INDEX_KEY: secrets.blindIndexKey, ATLAS_AUDIT_SIGNING_KEY: secrets.auditSigningKey, ATLAS_DB_PASSWORD: secrets.dbAppPassword, ATLAS_CACHE_STREAM_PASSWORD: secrets.dbCacheStreamPassword });
       const exec = JSON.parse(h.one(T.rolePolicy, `atlas-${region.code}-app-exec-policy`).inputs.policy);
       const readable: string[] = exec.Statement.find((s: { Sid: string }) => s.Sid === 'Secrets').Resource;
       expect(readable.some((arn) => arn.endsWith(`atlas-${region.code}-app-api-keys`))).toBe(true);
@@ -164,7 +205,7 @@ describe('ecs', () => {
     const td = h.one('aws:ecs/taskDefinition:TaskDefinition', 'atlas-euw1-app');
     const [container] = JSON.parse(td.inputs.containerDefinitions);
     const audit = JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }));
-    const resolved: Record<string, string> = { username: 'atlas_admin', password: 'adm!n', ATLAS_DB_PASSWORD: 'p@ss:w/rd%', ATLAS_DOCUMENT_KEY: Buffer.alloc(32, 7).toString('base64'), ATLAS_BLIND_INDEX_KEY: 'b'.repeat(32), ATLAS_AUDIT_SIGNING_KEY: audit };
+    const resolved: Record<string, string> = { username: 'atlas_admin', password: 'adm!n', ATLAS_DB_PASSWORD: 'p@ss:w/rd%', ATLAS_CACHE_STREAM_PASSWORD: 'str3am:p@ss/%', ATLAS_DOCUMENT_KEY: Buffer.alloc(32, 7).toString('base64'), ATLAS_BLIND_INDEX_KEY: 'b'.repeat(32), ATLAS_AUDIT_SIGNING_KEY: audit };
     const env: Record<string, string> = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
     for (const s of container.secrets as { name: string; valueFrom: string }[]) {
       const key = /:([A-Za-z_]+)::$/.exec(s.valueFrom)?.[1];
@@ -181,6 +222,9 @@ describe('ecs', () => {
     expect(url.searchParams.get('sslmode')).toBe('verify-full');
     const admin = new URL(config.adminDatabaseUrl!);
     expect([admin.hostname, decodeURIComponent(admin.username), decodeURIComponent(admin.password), admin.searchParams.get('sslmode')]).toEqual(['atlas-euw1-db-db.rds', 'atlas_admin', 'adm!n', 'verify-full']);
+    // The cache-invalidation stream: atlas_cache_stream on the same server, over verified TLS.
+    const stream = new URL(config.cacheStreamUrl!);
+    expect([stream.hostname, stream.port, stream.pathname, decodeURIComponent(stream.username), decodeURIComponent(stream.password), stream.searchParams.get('sslmode')]).toEqual(['atlas-euw1-db-db.rds', '5432', '/atlas', 'atlas_cache_stream', 'str3am:p@ss/%', 'verify-full']);
   });
 
   it('points each region at the others as peers and mounts a writable ATLAS_HOME', () => {
@@ -214,6 +258,47 @@ describe('least-privilege IAM', () => {
     const task = h.one(T.rolePolicy, 'atlas-euw1-app-task-policy');
     const docs = JSON.parse(task.inputs.policy).Statement.find((s: { Sid: string }) => s.Sid === 'Documents');
     expect(docs.Resource).toMatch(/atlas-euw1-docs-bucket\/\*$/);
+  });
+
+  it('lets every API task role delete and list the versions of its own bucket\'s objects (erasure leaves no version), and no other bucket\'s', () => {
+    for (const region of topology.regions) {
+      const statements = JSON.parse(h.one(T.rolePolicy, `atlas-${region.code}-app-task-policy`).inputs.policy).Statement as Array<{ Sid: string; Action: string[]; Resource: string }>;
+      const bucketArn = `arn:aws:mock:${region.id}:123456789012:atlas-${region.code}-docs-bucket`;
+      const objects = statements.find((s) => s.Sid === 'Documents')!;
+      expect(objects.Action).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion']));
+      expect(objects.Resource).toBe(`${bucketArn}/*`);
+      const list = statements.find((s) => s.Sid === 'DocumentsList')!;
+      expect(list.Action).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:ListBucketVersions']));
+      expect(list.Resource).toBe(bucketArn);
+      // Nothing else in the policy grants version access anywhere.
+      const versionGrants = statements.filter((s) => [s.Action].flat().some((a) => /Version/.test(a)));
+      expect(versionGrants.map((s) => s.Sid).sort()).toEqual(['Documents', 'DocumentsList']);
+    }
+  });
+});
+
+describe('documents bucket versions', () => {
+  it('expires noncurrent versions and orphaned delete markers of every (versioned) documents bucket after a bounded number of days', async () => {
+    const { NONCURRENT_VERSION_DAYS } = await import('../components/documents.component');
+    expect(NONCURRENT_VERSION_DAYS).toBeGreaterThan(0);
+    // Well inside GDPR's one-month deadline for an erasure.
+    expect(NONCURRENT_VERSION_DAYS).toBeLessThanOrEqual(30);
+    const lifecycles = h.ofType('aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration');
+    const buckets = h.ofType(T.bucket);
+    expect(lifecycles).toHaveLength(buckets.length);
+    for (const bucket of buckets) {
+      const versioning = h.one('aws:s3/bucketVersioning:BucketVersioning', `${bucket.name.replace(/-bucket$/, '')}-versions`);
+      expect(versioning.inputs).toMatchObject({ bucket: `${bucket.name}-id`, versioningConfiguration: { status: 'Enabled' } });
+      const lifecycle = lifecycles.find((l) => l.inputs.bucket === `${bucket.name}-id`);
+      expect(lifecycle, bucket.name).toBeDefined();
+      expect(lifecycle!.inputs.region).toBe(bucket.inputs.region);
+      expect(lifecycle!.inputs.rules).toHaveLength(1);
+      const [rule] = lifecycle!.inputs.rules;
+      expect(rule).toMatchObject({ status: 'Enabled', noncurrentVersionExpiration: { noncurrentDays: NONCURRENT_VERSION_DAYS }, expiration: { expiredObjectDeleteMarker: true } });
+      // The whole bucket: no prefix, tag or size narrows the rule.
+      expect(rule.prefix).toBeUndefined();
+      expect(rule.filter ?? {}).toEqual({});
+    }
   });
 });
 

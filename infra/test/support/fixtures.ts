@@ -25,6 +25,7 @@ export function testSecrets(topology: Topology) {
     blindIndexKey: 'blind-index-key-secret-value-0123456789',
     auditSigningKey: '{"kty":"OKP","crv":"Ed25519","x":"IkzoKxN84jBjevWZtU2dP5-Cfk-eYX2w3FA0aN56cNo","d":"audit-private-secret-value-0000000000000000"}',
     dbAppPassword: 'db-app-password-secret-value-0123456789',
+    dbCacheStreamPassword: 'db-cache-stream-password-secret-value-0123456789',
     documentKeys: Object.fromEntries(topology.regions.map((r) => [r.id, Buffer.alloc(32, r.code).toString('base64')])),
   };
 }

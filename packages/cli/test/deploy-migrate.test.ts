@@ -76,7 +76,8 @@ describe('migrate.ts (the image migration command)', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const line = JSON.parse(run.stdout.trim()) as { region: string; from: number; to: number; head: number; applied: string[]; appRole: string };
-    expect(line).toMatchObject({ region: 'eu-west-1', from: 0, to: headVersion(), head: headVersion(), appRole: 'atlas_app' });
+    // No ATLAS_CACHE_STREAM_PASSWORD: the stream's role is left alone.
+    expect(line).toMatchObject({ region: 'eu-west-1', from: 0, to: headVersion(), head: headVersion(), appRole: 'atlas_app', streamRole: null });
     expect(line.applied.length).toBeGreaterThan(0);
 
     expect(await asAdmin(database, async (c) => (await c.query('SELECT region FROM atlas_cluster')).rows)).toEqual([{ region: 'eu-west-1' }]);
@@ -98,10 +99,66 @@ describe('migrate.ts (the image migration command)', () => {
     expect(JSON.parse(run.stdout.trim())).toMatchObject({ from: headVersion(), to: headVersion(), applied: [] });
   });
 
+  it('gives the cache stream\'s role the password the task definition passes (ATLAS_CACHE_STREAM_PASSWORD)', async () => {
+    // A role of this test's own (roles are cluster-wide: atlas_cache_stream's password is the
+    // other tests' stream), named as the task would with ATLAS_CACHE_STREAM_USER.
+    const role = `atlas_stream_${randomBytes(4).toString('hex')}`;
+    const password = `it's:a/str%am-${randomBytes(8).toString('hex')}`;
+    await asAdmin(admin.pathname.slice(1), (c) => c.query(`CREATE ROLE ${role} LOGIN`));
+    try {
+      const login = async (secret: string): Promise<string> => {
+        const url = new URL(admin);
+        url.pathname = `/${database}`;
+        url.username = role;
+        url.password = encodeURIComponent(secret);
+        const c = new pg.Client({ connectionString: url.toString() });
+        try {
+          await c.connect();
+          return (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      };
+      // Before: the role has no password, so it cannot log in (scram-sha-256).
+      await expect(login(password)).rejects.toThrow(/password authentication failed/);
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--import', DENY, 'infra/docker/migrate.ts'], { cwd: ROOT, env: { ...env, ATLAS_CACHE_STREAM_USER: role, ATLAS_CACHE_STREAM_PASSWORD: password }, encoding: 'utf8', timeout: 120_000 });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(JSON.parse(run.stdout.trim())).toMatchObject({ appRole: 'atlas_app', streamRole: role, applied: [] });
+      expect(await login(password)).toBe(role);
+      await expect(login(`${password}x`)).rejects.toThrow(/password authentication failed/);
+    } finally {
+      await asAdmin(admin.pathname.slice(1), (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+
+  it('sets atlas_cache_stream\'s password by default, and leaves a full ATLAS_CACHE_STREAM_URL\'s credentials alone', () => {
+    // The cluster's own stream password, so the other tests' streams keep logging in.
+    const stream = new URL(cluster().databases['eu-west-1']!.cacheStreamUrl);
+    expect(decodeURIComponent(stream.username)).toBe('atlas_cache_stream');
+    const byDefault = spawnSync(process.execPath, ['--import', 'tsx', '--import', DENY, 'infra/docker/migrate.ts'], { cwd: ROOT, env: { ...env, ATLAS_CACHE_STREAM_PASSWORD: decodeURIComponent(stream.password) }, encoding: 'utf8', timeout: 120_000 });
+    expect(byDefault.stderr).toBe('');
+    expect(byDefault.status).toBe(0);
+    expect(JSON.parse(byDefault.stdout.trim())).toMatchObject({ streamRole: 'atlas_cache_stream' });
+    const asUrl = spawnSync(process.execPath, ['--import', 'tsx', '--import', DENY, 'infra/docker/migrate.ts'], { cwd: ROOT, env: { ...env, ATLAS_CACHE_STREAM_URL: 'postgres://atlas_cache_stream:elsewhere@db.invalid:5432/atlas', ATLAS_CACHE_STREAM_PASSWORD: 'ignored-with-a-url' }, encoding: 'utf8', timeout: 120_000 });
+    expect(asUrl.status).toBe(0);
+    expect(JSON.parse(asUrl.stdout.trim())).toMatchObject({ streamRole: null });
+  });
+
   it('refuses a database that belongs to another region', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/docker/migrate.ts'], { cwd: ROOT, env: { ...env, ATLAS_REGION: 'us-east-1' }, encoding: 'utf8', timeout: 120_000 });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/belongs to eu-west-1, not us-east-1/);
+  });
+
+  it('stops with 78, before migrating, when the stream role would be the admin or the application role', () => {
+    for (const user of [env.ATLAS_ADMIN_DB_USER!, env.ATLAS_DB_USER!]) {
+      // A database that does not exist: had the migration started, it would exit 1 on it.
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/docker/migrate.ts'], { cwd: ROOT, env: { ...env, ATLAS_DB_NAME: `${database}_absent`, ATLAS_CACHE_STREAM_USER: user, ATLAS_CACHE_STREAM_PASSWORD: 'not-to-be-set-0123456789' }, encoding: 'utf8', timeout: 60_000 });
+      expect(run.status, user).toBe(78);
+      expect(run.stderr).toContain(`ATLAS_CACHE_STREAM_USER: must name the stream's own role, not ${user}`);
+      expect(run.stdout).toBe('');
+    }
   });
 
   it('stops with 78 when the admin credentials are missing', () => {
