@@ -1,3 +1,4 @@
+import { HOLD_MAX_SECONDS } from '@atlas/api/connection-hold';
 import { createRequire } from 'node:module';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TOPOLOGY_PATH, loadTopology, type RetryPolicy, type Topology } from '@atlas/core';
 
@@ -20,6 +21,12 @@ export interface EdgeConfig {
   readonly countryDbPath: string | null;
   /** Take the client address from X-Forwarded-For (behind a CDN or load balancer). */
   readonly trustProxy: boolean;
+  /**
+   * After relaying a region's 429, the client's connection is not read for its Retry-After, at
+   * most this many seconds (@atlas/api/connection-hold); 0 turns it off. Never when trustProxy:
+   * the edge's clients are then a load balancer's pooled connections.
+   */
+  readonly rateLimitHoldMaxSeconds: number;
   /**
    * Where the web app's built files live; null (the default) serves no web app. The hook for
    * packages/web: with a root set, buildEdge hands non-API paths to `options.webApp`.
@@ -83,6 +90,7 @@ export function edgeConfig(
     bodyLimit: 11 * 1024 * 1024,
     countryDbPath: bundledCountryDbPath(),
     trustProxy: false,
+    rateLimitHoldMaxSeconds: HOLD_MAX_SECONDS,
     webRoot: null,
     logLevel: 'info',
     ...overrides,
@@ -99,6 +107,8 @@ export function edgeConfig(
   if (health.intervalMs < 10 || health.downAfter < 1 || health.upAfter < 1)
     throw new EdgeConfigError('health', `interval ≥ 10 ms and thresholds ≥ 1 expected, got ${JSON.stringify(health)}`);
   if (!(health.timeoutMs >= 10)) throw new EdgeConfigError('health.timeoutMs', `at least 10 ms expected, got ${health.timeoutMs}`);
+  if (!Number.isInteger(config.rateLimitHoldMaxSeconds) || config.rateLimitHoldMaxSeconds < 0 || config.rateLimitHoldMaxSeconds > 3600)
+    throw new EdgeConfigError('rateLimitHoldMaxSeconds', `whole seconds from 0 to 3600 expected, got ${config.rateLimitHoldMaxSeconds}`);
   if (!(config.ewmaAlpha > 0 && config.ewmaAlpha <= 1))
     throw new EdgeConfigError('ewmaAlpha', `must be in (0, 1], got ${config.ewmaAlpha}`);
   return Object.freeze({ ...config, upstreams: Object.freeze({ ...config.upstreams }), health: Object.freeze(health) });
@@ -112,7 +122,8 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
  * ATLAS_EDGE_UPSTREAM_HOST (127.0.0.1: regions at their topology apiPort),
  * ATLAS_EDGE_HEALTH_INTERVAL_MS / _DOWN_AFTER / _UP_AFTER (topology.health),
  * ATLAS_EDGE_TRUST_PROXY (0), ATLAS_EDGE_COUNTRY_DB (bundled DB-IP; "off" for none),
- * ATLAS_EDGE_WEB_ROOT (unset: no web app), LOG_LEVEL (info).
+ * ATLAS_EDGE_WEB_ROOT (unset: no web app), ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S (60; 0 off),
+ * LOG_LEVEL (info).
  */
 export function edgeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   const int = (name: string): number | undefined => {
@@ -133,12 +144,15 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EdgeCon
     ['upAfter', int('ATLAS_EDGE_HEALTH_UP_AFTER')],
   ] as const;
   const health: Partial<EdgeHealthConfig> = Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+  const holdMaxSeconds = int('ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S');
+  if (holdMaxSeconds !== undefined && holdMaxSeconds > 3600) throw new EdgeConfigError('ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S', `at most 3600 (seconds; 0 off), got ${holdMaxSeconds}`);
   return edgeConfig(topology, {
     host: env.ATLAS_EDGE_HOST || '127.0.0.1',
     port: int('ATLAS_EDGE_PORT') ?? 8080,
     upstreams: loopbackUpstreams(topology, env.ATLAS_EDGE_UPSTREAM_HOST || '127.0.0.1'),
     health,
     trustProxy: trust === '1' || trust === 'true',
+    rateLimitHoldMaxSeconds: holdMaxSeconds ?? HOLD_MAX_SECONDS,
     countryDbPath: countryDb === 'off' ? null : countryDb || bundledCountryDbPath(),
     webRoot: env.ATLAS_EDGE_WEB_ROOT || null,
     logLevel: level,

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConnectionHold } from '@atlas/api/connection-hold';
 import {
   classifyPath,
   countryOf,
@@ -82,6 +83,8 @@ function upstreamFailure(reply: FastifyReply, region: string, method: string, ca
 export function registerProxy(app: FastifyInstance, deps: ProxyDeps, prefix: '/*' | '/api/*'): void {
   const { config, monitor, metrics } = deps;
   const retryAfterS = retryAfterSeconds(config.health);
+  // Behind a load balancer the edge's client connections are shared: nothing is held then.
+  const hold = new ConnectionHold(config.trustProxy ? 0 : config.rateLimitHoldMaxSeconds);
 
   const forward = (request: FastifyRequest, reply: FastifyReply, target: Routed, hop: Hop): void => {
     const body = Buffer.isBuffer(request.body) && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined;
@@ -149,6 +152,11 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps, prefix: '/*
         if (hop.replayedFrom) res.header('atlas-replayed-from', hop.replayedFrom);
         if (target.preferred !== target.region) res.header('atlas-route-preferred', target.preferred);
         res.send(upstream.stream);
+        // A region's 429: the client's own connection is not read until its Retry-After.
+        if (upstream.statusCode === 429) {
+          const wait = Number(upstream.headers['retry-after']);
+          if (Number.isInteger(wait) && wait > 0) hold.hold(request.raw, wait);
+        }
       },
     });
   };

@@ -11,6 +11,8 @@ describe('edge configuration', () => {
     expect(config.upstreams).toEqual(Object.fromEntries(topology.regions.map((r) => [r.id, `http://127.0.0.1:${r.apiPort}`])));
     expect(config.health).toEqual({ ...topology.health, timeoutMs: 800 });
     expect(config.webRoot).toBeNull();
+    expect(config.rateLimitHoldMaxSeconds).toBe(60);
+    expect(edgeConfigFromEnv({ ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S: '0' }).rateLimitHoldMaxSeconds).toBe(0);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -35,6 +37,8 @@ describe('edge configuration', () => {
     [{ ATLAS_EDGE_TRUST_PROXY: 'yes' }, /ATLAS_EDGE_TRUST_PROXY: 0 or 1 expected/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ ATLAS_EDGE_HEALTH_DOWN_AFTER: '0' }, /health: interval ≥ 10 ms and thresholds ≥ 1/],
+    [{ ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S: '3601' }, /ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S: at most 3600/],
+    [{ ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S: '-1' }, /ATLAS_EDGE_RATE_LIMIT_HOLD_MAX_S: expected a whole number/],
   ])('refuses %j by name', (env, message) => {
     expect(() => edgeConfigFromEnv(env)).toThrow(EdgeConfigError);
     expect(() => edgeConfigFromEnv(env)).toThrow(message);

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionHold } from './connection-hold';
 
 /** Whose budget ran out; the words of the 429 message. */
 export type LimitedScope = 'address' | 'organization';
@@ -42,6 +43,8 @@ interface Body {
  * (scope, seconds) and the header list is one reused array whose few per-request slots
  * (request id, Retry-After, length, CORS origin) are filled in place, so a refused request
  * allocates almost nothing. onResponse hooks still run (the request is counted in metrics).
+ * With a ConnectionHold, the refused client's connection is then not read until its
+ * Retry-After (connection-hold.ts).
  */
 export class EarlyRefusal {
   private readonly bodies: Record<LimitedScope, Array<Body | undefined>> = { address: [], organization: [] };
@@ -51,7 +54,10 @@ export class EarlyRefusal {
   private readonly cors: string[];
   private readonly slot: number;
 
-  constructor(region: string) {
+  constructor(
+    region: string,
+    private readonly hold?: ConnectionHold,
+  ) {
     const fixed = apiAnswerHeaders(region);
     this.slot = fixed.length;
     this.plain = [...fixed, 'x-request-id', '', 'retry-after', '', 'content-length', ''];
@@ -71,6 +77,7 @@ export class EarlyRefusal {
     // writeHead copies the list into the header block at once, so the array can be reused.
     reply.raw.writeHead(429, headers);
     reply.raw.end(body.bytes);
+    this.hold?.hold(request.raw, Number(body.seconds));
   }
 
   private body(scope: LimitedScope, seconds: number): Body {

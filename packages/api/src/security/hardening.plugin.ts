@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { AtlasError } from '@atlas/core';
+import { ConnectionHold, HOLD_MAX_SECONDS } from './connection-hold';
 import { memoryLimiter, redisLimiter, type RateLimiter } from './rate-limiter';
 import { EarlyRefusal, orgIdOfUrl, rateLimitedMessage, type LimitedScope } from './early-refusal';
 import type { SecurityConfig } from './security-config';
@@ -75,14 +76,16 @@ function limiters(security: SecurityConfig, options: HardeningOptions): Limiters
  * of a token this process has already verified. Those tests only look at buckets (synchronous,
  * nothing spent), so a URL or a token naming another organization cannot make that organization
  * get 429s; the answer is a precomputed reply (early-refusal.ts). The one thing a stranger learns
- * from it is that an organization is over its budget right now.
+ * from it is that an organization is over its budget right now. After such a refusal the
+ * client's own connection is not read until its Retry-After (connection-hold.ts), so a client
+ * ignoring Retry-After over keep-alive connections costs one refusal per connection per wait.
  */
 export function registerHardening(app: FastifyInstance, security: SecurityConfig, options: HardeningOptions): OrganizationLimiter {
   const { byIp, byOrg, ready, close } = limiters(security, options);
   app.addHook('onReady', ready);
   app.addHook('onClose', close);
   const allowed = new Set(security.corsOrigins);
-  const refusal = new EarlyRefusal(options.region);
+  const refusal = new EarlyRefusal(options.region, new ConnectionHold(security.rateLimitHoldMaxSeconds ?? HOLD_MAX_SECONDS));
   const verifiedOrgOf = options.verifiedOrgOf;
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {

@@ -1,4 +1,5 @@
 import type { Ed25519Jwk, RetentionPolicy } from '@atlas/db';
+import { HOLD_MAX_SECONDS } from './connection-hold';
 
 /** A token bucket's shape: `capacity` requests at once, refilled over `perSeconds`. */
 export interface RateLimit {
@@ -28,6 +29,11 @@ export interface SecurityConfig {
   readonly operatorOrgId?: string;
   readonly rateLimitPerIp: RateLimit;
   readonly rateLimitPerOrg: RateLimit;
+  /**
+   * Longest a refused client's connection is left unread after a 429 (its Retry-After, at most
+   * this; security/connection-hold.ts); 0 turns holding off. Default HOLD_MAX_SECONDS (60).
+   */
+  readonly rateLimitHoldMaxSeconds?: number;
   /** Origins a browser may call the API from (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
   readonly retention: RetentionPolicy;
@@ -82,6 +88,12 @@ function positive(variable: string, text: string | undefined, fallback: number):
   return n;
 }
 
+function holdSeconds(text: string | undefined): number {
+  const n = int('ATLAS_RATE_LIMIT_HOLD_MAX_S', text, HOLD_MAX_SECONDS);
+  if (n > 3600) throw new SecurityConfigError('ATLAS_RATE_LIMIT_HOLD_MAX_S', 'must be at most 3600 (seconds; 0 turns holding off)');
+  return n;
+}
+
 function retention(text: string | undefined): RetentionPolicy {
   if (!text) return {};
   let parsed: Record<string, unknown>;
@@ -130,6 +142,7 @@ export function securityConfigFromEnv(env: NodeJS.ProcessEnv): SecurityConfig {
     ...(operator ? { operatorOrgId: operator } : {}),
     rateLimitPerIp: rate('ATLAS_RATE_LIMIT_IP', env.ATLAS_RATE_LIMIT_IP, { capacity: 1200, perSeconds: 60 }),
     rateLimitPerOrg: rate('ATLAS_RATE_LIMIT_ORG', env.ATLAS_RATE_LIMIT_ORG, { capacity: 3000, perSeconds: 60 }),
+    rateLimitHoldMaxSeconds: holdSeconds(env.ATLAS_RATE_LIMIT_HOLD_MAX_S),
     corsOrigins,
     retention: retention(env.ATLAS_RETENTION),
     purgeIntervalMs: int('ATLAS_PURGE_INTERVAL_MS', env.ATLAS_PURGE_INTERVAL_MS, 6 * 3_600_000),
