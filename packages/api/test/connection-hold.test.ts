@@ -1,40 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb } from '@atlas/db';
-import { buildApp } from '@atlas/api';
 import { securityConfigFromEnv, SecurityConfigError } from '../src/security/security-config';
-import { RawConnection } from '../../../test/support/raw-http';
-import { apiConfig, bearer, regionApp, type RegionApp } from '../../../test/support/regions';
+import { apiConfig, bearer, type RegionApp } from '../../../test/support/regions';
+import { RawConnections, newUsOrg, startThrottledRegion } from '../../../test/support/throttled-region';
 
 const HOLD_S = 2;
 
 describe('rate limit: a refused client connection is not read until its Retry-After', () => {
   let r: RegionApp;
   let port: number;
-  const open: RawConnection[] = [];
-  const connection = async () => {
-    const c = new RawConnection(port);
-    open.push(c);
-    await c.opened;
-    return c;
-  };
-  const newOrg = async (name: string) => (await r.app.inject({ method: 'POST', url: '/api/orgs', payload: { name, homeRegion: 'us-east-1' } })).json().id as string;
+  const open = new RawConnections();
+  const connection = () => open.to(port);
+  const newOrg = (name: string) => newUsOrg(r, name);
   const annonces = (orgId: string) => `/api/orgs/${orgId}/annonces`;
 
   beforeAll(async () => {
-    const base = apiConfig('us-east-1');
     // 2 requests an hour (nothing refills while a test runs); holds of HOLD_S at most.
-    const config = {
-      ...base,
-      security: { ...base.security, rateLimitPerOrg: { capacity: 2, perSeconds: 3600 }, rateLimitPerIp: { capacity: 100_000, perSeconds: 60 }, rateLimitHoldMaxSeconds: HOLD_S },
-    };
-    const db = createDb(config.databaseUrl, { max: 3 });
-    const app = await buildApp(config, db, { logger: false });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    port = (app.server.address() as { port: number }).port;
-    r = regionApp('us-east-1', app, db);
+    ({ region: r, port } = await startThrottledRegion(HOLD_S));
   });
   afterAll(async () => {
-    for (const c of open) c.close();
+    open.closeAll();
     await r.close();
   });
 

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb } from '@atlas/db';
-import { buildApp } from '@atlas/api';
-import { RawConnection } from '../../../test/support/raw-http';
-import { apiConfig, bearer, regionApp, type RegionApp } from '../../../test/support/regions';
+import { bearer, type RegionApp } from '../../../test/support/regions';
+import { RawConnections, newUsOrg, startThrottledRegion } from '../../../test/support/throttled-region';
 import { regionStatus, startEdge, testTopology, waitUntil, type EdgeUnderTest } from './support/harness';
 
 const HOLD_S = 2;
@@ -17,34 +15,22 @@ describe('edge: a client refused by its region is not read until its Retry-After
   let region: RegionApp;
   let edge: EdgeUnderTest;
   let behindProxy: EdgeUnderTest;
-  const open: RawConnection[] = [];
-  const connection = async (to: EdgeUnderTest) => {
-    const c = new RawConnection(Number(new URL(to.url).port));
-    open.push(c);
-    await c.opened;
-    return c;
-  };
-  const newOrg = async (name: string) => (await region.app.inject({ method: 'POST', url: '/api/orgs', payload: { name, homeRegion: 'us-east-1' } })).json().id as string;
+  const open = new RawConnections();
+  const connection = (to: EdgeUnderTest) => open.to(Number(new URL(to.url).port));
+  const newOrg = (name: string) => newUsOrg(region, name);
   const annonces = (orgId: string) => `/api/orgs/${orgId}/annonces`;
 
   beforeAll(async () => {
-    const base = apiConfig('us-east-1');
-    const config = {
-      ...base,
-      // 2 requests an hour per organization: nothing refills while a test runs.
-      security: { ...base.security, rateLimitPerOrg: { capacity: 2, perSeconds: 3600 }, rateLimitPerIp: { capacity: 100_000, perSeconds: 60 }, rateLimitHoldMaxSeconds: HOLD_S },
-    };
-    const db = createDb(config.databaseUrl, { max: 3 });
-    const app = await buildApp(config, db, { logger: false });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    region = regionApp('us-east-1', app, db);
-    const upstreams = { 'eu-west-1': 'http://127.0.0.1:9', 'ap-southeast-1': 'http://127.0.0.1:9', 'us-east-1': `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
+    // 2 requests an hour per organization: nothing refills while a test runs.
+    const started = await startThrottledRegion(HOLD_S);
+    region = started.region;
+    const upstreams = { 'eu-west-1': 'http://127.0.0.1:9', 'ap-southeast-1': 'http://127.0.0.1:9', 'us-east-1': `http://127.0.0.1:${started.port}` };
     edge = await startEdge(testTopology(), upstreams, { rateLimitHoldMaxSeconds: HOLD_S });
     behindProxy = await startEdge(testTopology(), upstreams, { rateLimitHoldMaxSeconds: HOLD_S, trustProxy: true });
     for (const e of [edge, behindProxy]) await waitUntil('us-east-1 up at the edge', async () => (await regionStatus(e.url, 'us-east-1')).state === 'up');
   });
   afterAll(async () => {
-    for (const c of open) c.close();
+    open.closeAll();
     await edge?.close();
     await behindProxy?.close();
     await region?.close();
