@@ -351,3 +351,21 @@ function decodeContent(req: IncomingMessage, body: Buffer): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * Points the AWS SDK's default credential chain at the test server's key (in ECS the task role
+ * stands in) and returns what puts the process's environment back as it was.
+ */
+export function useTestCredentials(accessKeyId: string): () => void {
+  const names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
+  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  process.env.AWS_ACCESS_KEY_ID = accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = 'atlas-test-secret-key-not-for-aws';
+  delete process.env.AWS_SESSION_TOKEN;
+  return () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}

@@ -3,7 +3,7 @@ import { GetObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/
 import { createDb } from '@atlas/db';
 import { buildApp, type ApiConfig } from '@atlas/api';
 import { S3BodyStore } from '../src/lib/body-store';
-import { S3TestServer } from '../../../test/support/s3-server';
+import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
 import { adminQuery, apiConfig, regionApp, type RegionApp } from '../../../test/support/regions';
 
 const REGION = 'eu-west-1';
@@ -22,7 +22,7 @@ describe('removing a document body from a versioned bucket leaves no version of 
   let orgId: string;
   /** A client of the bucket as anyone with s3:ListBucketVersions and s3:GetObjectVersion: what could be restored. */
   let reader: S3Client;
-  const savedEnv: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   const admin = () => r.as(orgId, 'admin');
   const keyOf = (id: string) => `${REGION}/${orgId}/${id}.bin`;
   const upload = async (id: string, body: string) => {
@@ -59,10 +59,7 @@ describe('removing a document body from a versioned bucket leaves no version of 
 
   beforeAll(async () => {
     s3 = await S3TestServer.start({ buckets: [BUCKET, PLAIN_BUCKET], unversioned: [PLAIN_BUCKET], accessKeyId: ACCESS_KEY });
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) savedEnv[name] = process.env[name];
-    process.env.AWS_ACCESS_KEY_ID = ACCESS_KEY;
-    process.env.AWS_SECRET_ACCESS_KEY = 'atlas-test-secret-key-not-for-aws';
-    delete process.env.AWS_SESSION_TOKEN;
+    restoreEnv = useTestCredentials(ACCESS_KEY);
     reader = new S3Client({ region: REGION, endpoint: s3.endpoint, forcePathStyle: true });
     const config: ApiConfig = { ...apiConfig(REGION), documentsBucket: { bucket: BUCKET, region: REGION, endpoint: s3.endpoint, forcePathStyle: true } };
     const db = createDb(config.databaseUrl, { max: 5 });
@@ -75,10 +72,7 @@ describe('removing a document body from a versioned bucket leaves no version of 
     reader?.destroy();
     await r?.close();
     await s3?.close();
-    for (const [name, value] of Object.entries(savedEnv)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it('erasure through the API removes every version of the subject\'s overwritten body, and only of it', async () => {

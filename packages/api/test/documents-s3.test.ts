@@ -6,7 +6,7 @@ import { buildApp, type ApiConfig } from '@atlas/api';
 import { configFromEnv, ConfigError } from '../src/config';
 import { S3BodyStore } from '../src/lib/body-store';
 import { runRetentionPurge } from '../src/lib/retention';
-import { S3TestServer } from '../../../test/support/s3-server';
+import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
 import { adminQuery, apiConfig, cluster, regionApp, startRegionApp, type RegionApp } from '../../../test/support/regions';
 
 const REGION = 'eu-west-1';
@@ -19,7 +19,7 @@ describe('document bodies in the region\'s S3 bucket (ATLAS_DOCUMENTS_BUCKET)', 
   /** The same region with bodies on local disk (the default): the reference for "as today". */
   let files: RegionApp;
   let orgId: string;
-  const savedEnv: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   const admin = () => r.as(orgId, 'admin');
   const keyOf = (id: string) => `${REGION}/${orgId}/${id}.bin`;
   const newDocument = async (filename: string) => {
@@ -34,11 +34,7 @@ describe('document bodies in the region\'s S3 bucket (ATLAS_DOCUMENTS_BUCKET)', 
 
   beforeAll(async () => {
     s3 = await S3TestServer.start({ buckets: [BUCKET], accessKeyId: ACCESS_KEY });
-    // The SDK's default credential chain reads these first; in ECS the task role stands in.
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) savedEnv[name] = process.env[name];
-    process.env.AWS_ACCESS_KEY_ID = ACCESS_KEY;
-    process.env.AWS_SECRET_ACCESS_KEY = 'atlas-test-secret-key-not-for-aws';
-    delete process.env.AWS_SESSION_TOKEN;
+    restoreEnv = useTestCredentials(ACCESS_KEY);
     const base = apiConfig(REGION);
     const config: ApiConfig = {
       ...base,
@@ -56,10 +52,7 @@ describe('document bodies in the region\'s S3 bucket (ATLAS_DOCUMENTS_BUCKET)', 
     await r?.close();
     await files?.close();
     await s3?.close();
-    for (const [name, value] of Object.entries(savedEnv)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it('selects the S3 store from the config, keyed by region, organization and document', () => {

@@ -9,7 +9,7 @@ import { createDb, publicJwk, replayErasureLedger } from '@atlas/db';
 import { buildApp, type ApiConfig } from '@atlas/api';
 import { emailBlindIndex } from '../src/lib/blind-index';
 import { FileLedgerCopy, ledgerFileOf, replayRegionErasureLedger, S3LedgerCopy, type RecordedLedgerEntry } from '../src/routes/privacy/erasure-ledger.store';
-import { S3TestServer } from '../../../test/support/s3-server';
+import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
 import { adminQuery, apiConfig, cluster, regionApp, type RegionApp } from '../../../test/support/regions';
 import { backupOrg, restoreOrg, tracesOf } from './privacy-restore';
 
@@ -48,7 +48,7 @@ describe('erasure ledger in the region\'s S3 bucket (ATLAS_DOCUMENTS_BUCKET)', (
   let r: RegionApp | undefined;
   let taskHome: string;
   let orgId: string;
-  const savedEnv: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   const adminUrl = () => cluster().databases[REGION]!.adminUrl;
   const api = () => r!;
 
@@ -93,20 +93,14 @@ describe('erasure ledger in the region\'s S3 bucket (ATLAS_DOCUMENTS_BUCKET)', (
 
   beforeAll(async () => {
     s3 = await S3TestServer.start({ buckets: [BUCKET], accessKeyId: ACCESS_KEY });
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) savedEnv[name] = process.env[name];
-    process.env.AWS_ACCESS_KEY_ID = ACCESS_KEY;
-    process.env.AWS_SECRET_ACCESS_KEY = 'atlas-test-secret-key-not-for-aws';
-    delete process.env.AWS_SESSION_TOKEN;
+    restoreEnv = useTestCredentials(ACCESS_KEY);
     await startTask();
     orgId = (await api().app.inject({ method: 'POST', url: '/api/orgs', payload: { name: 'Ledger Estates', homeRegion: REGION } })).json().id;
   });
   afterAll(async () => {
     await stopTask();
     await s3?.close();
-    for (const [name, value] of Object.entries(savedEnv)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it('writes one object per erasure under ledger/<region>/, named by the ledger row, with pseudonymous ids only, and nothing on the task\'s disk', async () => {

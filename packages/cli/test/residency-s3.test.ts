@@ -6,7 +6,7 @@ import { createDb, type AtlasDb } from '@atlas/db';
 import { buildApp } from '@atlas/api';
 import { residencyVerify, type Check } from '../src/commands/residency';
 import { parseBucketsOption, type RegionBuckets } from '../src/commands/residency-buckets';
-import { S3TestServer } from '../../../test/support/s3-server';
+import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
 import { apiConfig } from '../../../test/support/regions';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
 
@@ -19,7 +19,7 @@ describe('atlas residency verify with documents buckets', { timeout: 120_000 }, 
   let fresh: FreshRegions;
   let s3: S3TestServer;
   const running = new Map<string, { app: FastifyInstance; db: AtlasDb }>();
-  const savedEnv: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   const lines: string[] = [];
   let buckets: RegionBuckets;
 
@@ -54,11 +54,7 @@ describe('atlas residency verify with documents buckets', { timeout: 120_000 }, 
 
   beforeAll(async () => {
     s3 = await S3TestServer.start({ buckets: Object.values(BUCKETS), accessKeyId: ACCESS_KEY });
-    // The SDK's default credential chain, for the APIs and for the command alike.
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) savedEnv[name] = process.env[name];
-    process.env.AWS_ACCESS_KEY_ID = ACCESS_KEY;
-    process.env.AWS_SECRET_ACCESS_KEY = 'atlas-test-secret-key-not-for-aws';
-    delete process.env.AWS_SESSION_TOKEN;
+    restoreEnv = useTestCredentials(ACCESS_KEY);
     fresh = await startFreshRegions(3, { prefix: 'atlas-residency-s3-' });
     buckets = parseBucketsOption(JSON.stringify(BUCKETS), fresh.topology, s3.endpoint);
     for (const r of fresh.topology.regions) await start(r.id as RegionId);
@@ -67,10 +63,7 @@ describe('atlas residency verify with documents buckets', { timeout: 120_000 }, 
     for (const id of [...running.keys()]) await stop(id);
     await fresh?.stop();
     await s3?.close();
-    for (const [name, value] of Object.entries(savedEnv)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it('passes when each canary body is in its home bucket only (list + get), and removes the canaries\' bodies', async () => {
