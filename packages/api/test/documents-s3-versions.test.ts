@@ -3,7 +3,7 @@ import { GetObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/
 import { createDb } from '@atlas/db';
 import { buildApp, type ApiConfig } from '@atlas/api';
 import { S3BodyStore } from '../src/lib/body-store';
-import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
+import { S3TestServer, useTestCredentials, type S3Failure } from '../../../test/support/s3-server';
 import { adminQuery, apiConfig, regionApp, type RegionApp } from '../../../test/support/regions';
 
 const REGION = 'eu-west-1';
@@ -40,6 +40,17 @@ describe('removing a document body from a versioned bucket leaves no version of 
     return res.json().id as string;
   };
   const erase = (email: string) => r.as(orgId, 'dpo').inject({ method: 'POST', url: `/api/orgs/${orgId}/privacy/requests`, payload: { type: 'erasure', subject: { email } } });
+  /** An erasure attempted while the S3 server refuses what `failure` selects: 503, not ready. */
+  const refusedWhile = async (failure: S3Failure, email: string) => {
+    s3.fail(failure);
+    try {
+      const refused = await erase(email);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json().error.code).toBe('ATLAS_ERR_NOT_READY');
+    } finally {
+      s3.fail(undefined);
+    }
+  };
   /** Every version and delete marker of exactly `key`, listed through the protocol (all pages). */
   const listedVersions = async (bucket: string, key: string) => {
     const found: Array<{ versionId: string; deleteMarker: boolean }> = [];
@@ -126,14 +137,7 @@ describe('removing a document body from a versioned bucket leaves no version of 
     await upload(doc, 'retry body v2');
 
     // Every GET refused: the ledger copy (PUT, DELETE to withdraw) needs none, the version listing does.
-    s3.fail({ status: 500, code: 'InternalError', method: 'GET' });
-    try {
-      const refused = await erase(email);
-      expect(refused.statusCode).toBe(503);
-      expect(refused.json().error.code).toBe('ATLAS_ERR_NOT_READY');
-    } finally {
-      s3.fail(undefined);
-    }
+    await refusedWhile({ status: 500, code: 'InternalError', method: 'GET' }, email);
     expect(await adminQuery(REGION, 'SELECT id FROM document WHERE id = $1', [doc])).toHaveLength(1);
     expect(await listedVersions(BUCKET, keyOf(doc))).toHaveLength(2);
 
@@ -141,14 +145,7 @@ describe('removing a document body from a versioned bucket leaves no version of 
     // reads as its latest body. (Deleting the current version first would have made the older
     // body current: the document would silently read as its first version.)
     const [latest, older] = s3.versions(BUCKET, keyOf(doc)).map((v) => v.versionId);
-    s3.fail({ status: 500, code: 'InternalError', method: 'DELETE', versionId: older });
-    try {
-      const refused = await erase(email);
-      expect(refused.statusCode).toBe(503);
-      expect(refused.json().error.code).toBe('ATLAS_ERR_NOT_READY');
-    } finally {
-      s3.fail(undefined);
-    }
+    await refusedWhile({ status: 500, code: 'InternalError', method: 'DELETE', versionId: older }, email);
     expect(await adminQuery(REGION, 'SELECT id FROM document WHERE id = $1', [doc])).toHaveLength(1);
     expect(await listedVersions(BUCKET, keyOf(doc))).toEqual([{ versionId: latest, deleteMarker: false }, { versionId: older, deleteMarker: false }]);
     expect((await admin().inject({ method: 'GET', url: `/api/orgs/${orgId}/documents/${doc}/content` })).body).toBe('retry body v2');
