@@ -2,22 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createDb, setupMesh, type RegionDatabase } from '@atlas/db';
 import { buildApp, type ApiConfig } from '@atlas/api';
-import { apiConfig, cluster, regionApp, type RegionApp, type RegionId } from '../../../test/support/regions';
+import { cluster, regionApp, type RegionApp, type RegionId } from '../../../test/support/regions';
+import { freshApiConfig } from '../../../test/support/fresh-apps';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
 import { hits, query, settled, throwawayRedis } from './cache-support';
 
 /** The API of `database`'s region on a fresh cluster, with the in-process cache or Redis. */
 async function appOn(fresh: FreshRegions, database: RegionDatabase, redisUrl?: string): Promise<RegionApp> {
-  const config: ApiConfig = {
-    ...apiConfig(database.region.id),
-    topology: fresh.topology,
-    region: database.region,
-    home: fresh.home,
-    port: database.region.apiPort,
-    databaseUrl: database.appUrl,
-    cacheStreamUrl: database.cacheStreamUrl,
-    ...(redisUrl ? { redisUrl } : {}),
-  };
+  const config: ApiConfig = { ...freshApiConfig(fresh, database.region.id), ...(redisUrl ? { redisUrl } : {}) };
   const db = createDb(config.databaseUrl, { max: 3 });
   const app = await buildApp(config, db, { logger: false });
   await app.ready();
@@ -132,7 +124,7 @@ describe('cache invalidation by the decoding stream, across regions', () => {
   it('starts and serves without the cache when its stream cannot connect at all', async () => {
     const broken = new URL(eu.cacheStreamUrl);
     broken.password = 'not-the-password';
-    const config: ApiConfig = { ...apiConfig(eu.region.id), topology: fresh.topology, region: eu.region, home: fresh.home, port: eu.region.apiPort, databaseUrl: eu.appUrl, cacheStreamUrl: broken.toString() };
+    const config: ApiConfig = { ...freshApiConfig(fresh, eu.region.id), cacheStreamUrl: broken.toString() };
     const db = createDb(config.databaseUrl, { max: 2 });
     const app = await buildApp(config, db, { logger: false });
     const r = regionApp(eu.region.id as RegionId, app, db);

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTopology, requireRegion } from '@atlas/core';
-import { createDb, type AtlasDb } from '@atlas/db';
-import { buildApp } from '@atlas/api';
+import { loadTopology } from '@atlas/core';
 import { residencyVerify, type Check } from '../src/commands/residency';
 import { parseBucketsOption, type RegionBuckets } from '../src/commands/residency-buckets';
 import { S3TestServer, useTestCredentials } from '../../../test/support/s3-server';
-import { apiConfig } from '../../../test/support/regions';
+import { ListeningApps, freshApiConfig } from '../../../test/support/fresh-apps';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
 
 const ACCESS_KEY = 'AKIAATLASTESTKEY0003';
@@ -18,36 +15,15 @@ type RegionId = keyof typeof BUCKETS;
 describe('atlas residency verify with documents buckets', { timeout: 120_000 }, () => {
   let fresh: FreshRegions;
   let s3: S3TestServer;
-  const running = new Map<string, { app: FastifyInstance; db: AtlasDb }>();
+  const apps = new ListeningApps();
   let restoreEnv: () => void = () => undefined;
   const lines: string[] = [];
   let buckets: RegionBuckets;
 
   /** Starts a region's API; `bucketOf` is the region whose bucket it is (mis)configured with. */
-  async function start(regionId: RegionId, bucketOf: RegionId = regionId): Promise<void> {
-    const region = requireRegion(fresh.topology, regionId);
-    const database = fresh.databases.find((d) => d.region.id === regionId)!;
-    const config = {
-      ...apiConfig(regionId),
-      topology: fresh.topology,
-      region,
-      home: fresh.home,
-      databaseUrl: database.appUrl,
-      cacheStreamUrl: database.cacheStreamUrl,
-      port: region.apiPort,
-      documentsBucket: { bucket: BUCKETS[bucketOf], region: bucketOf, endpoint: s3.endpoint, forcePathStyle: true },
-    };
-    const db = createDb(config.databaseUrl, { max: 3 });
-    const app = await buildApp(config, db, { logger: false });
-    await app.listen({ host: '127.0.0.1', port: region.apiPort });
-    running.set(regionId, { app, db });
-  }
-  async function stop(regionId: string): Promise<void> {
-    const r = running.get(regionId);
-    running.delete(regionId);
-    await r?.app.close();
-    await r?.db.destroy();
-  }
+  const start = (regionId: RegionId, bucketOf: RegionId = regionId) =>
+    apps.start({ ...freshApiConfig(fresh, regionId), documentsBucket: { bucket: BUCKETS[bucketOf], region: bucketOf, endpoint: s3.endpoint, forcePathStyle: true } });
+  const stop = (regionId: string) => apps.stop(regionId);
   const verify = () => residencyVerify({ home: fresh.home, topology: fresh.topology, log: (l) => lines.push(l), buckets });
   const leaks = (checks: Check[]) => checks.filter((c) => c.status === 'LEAK');
   const allKeys = () => Object.values(BUCKETS).flatMap((b) => s3.keys(b));
@@ -60,7 +36,7 @@ describe('atlas residency verify with documents buckets', { timeout: 120_000 }, 
     for (const r of fresh.topology.regions) await start(r.id as RegionId);
   });
   afterAll(async () => {
-    for (const id of [...running.keys()]) await stop(id);
+    await apps.stopAll();
     await fresh?.stop();
     await s3?.close();
     restoreEnv();

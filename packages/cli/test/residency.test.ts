@@ -1,40 +1,24 @@
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRegion } from '@atlas/core';
-import { createDb, regionDir, type AtlasDb } from '@atlas/db';
-import { buildApp } from '@atlas/api';
+import { regionDir } from '@atlas/db';
 import { residencyVerify, type Check } from '../src/commands/residency';
-import { apiConfig } from '../../../test/support/regions';
+import { ListeningApps, freshApiConfig } from '../../../test/support/fresh-apps';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
 
 /** A running three-region cluster of its own: databases, and APIs listening on their ports. */
 describe('atlas residency verify', { timeout: 120_000 }, () => {
   let fresh: FreshRegions;
-  const running = new Map<string, { app: FastifyInstance; db: AtlasDb }>();
+  const apps = new ListeningApps();
   const lines: string[] = [];
 
-  async function start(regionId: string, logTo?: string): Promise<void> {
-    const region = requireRegion(fresh.topology, regionId);
-    const database = fresh.databases.find((d) => d.region.id === regionId)!;
-    const config = { ...apiConfig(regionId), topology: fresh.topology, region, home: fresh.home, databaseUrl: database.appUrl, cacheStreamUrl: database.cacheStreamUrl, port: region.apiPort };
-    const db = createDb(config.databaseUrl, { max: 3 });
-    const app = await buildApp(config, db, { logger: logTo ? { level: 'info', file: logTo } : false });
-    if (logTo) {
+  const start = (regionId: string, logTo?: string) =>
+    apps.start(freshApiConfig(fresh, regionId), logTo ? { level: 'info', file: logTo } : false, (app) => {
       // The planted fault: request bodies logged, and shipped to another region's log.
-      app.addHook('preHandler', async (request) => request.log.info({ body: request.body }, 'request body'));
-    }
-    await app.listen({ host: '127.0.0.1', port: region.apiPort });
-    running.set(regionId, { app, db });
-  }
-  async function stop(regionId: string): Promise<void> {
-    const r = running.get(regionId);
-    running.delete(regionId);
-    await r?.app.close();
-    await r?.db.destroy();
-  }
+      if (logTo) app.addHook('preHandler', async (request) => request.log.info({ body: request.body }, 'request body'));
+    });
+  const stop = (regionId: string) => apps.stop(regionId);
   const verify = () => residencyVerify({ home: fresh.home, topology: fresh.topology, log: (l) => lines.push(l) });
   const leaks = (checks: Check[]) => checks.filter((c) => c.status === 'LEAK').map((c) => c.place);
   const sql = async (regionId: string, text: string) => {
@@ -53,7 +37,7 @@ describe('atlas residency verify', { timeout: 120_000 }, () => {
     await sql('eu-west-1', 'CREATE PUBLICATION atlas_residency_test FOR TABLE organization, app_user');
   });
   afterAll(async () => {
-    for (const id of [...running.keys()]) await stop(id);
+    await apps.stopAll();
     await fresh.stop();
   });
 

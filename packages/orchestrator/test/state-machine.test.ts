@@ -4,6 +4,7 @@ import {
   EVENT_TYPES,
   PHASES,
   TRANSITIONS,
+  healthyRegion,
   startRegion,
   transition,
   zeroLossPromise,
@@ -16,22 +17,7 @@ import {
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const T = DEFAULT_THRESHOLDS;
 
-const base: RegionFailoverState = {
-  region: 'eu-west-1',
-  phase: 'healthy',
-  since: NOW - 60_000,
-  primaryFailures: 0,
-  primaryFailingSince: null,
-  primaryOks: 0,
-  standbyFailures: 0,
-  standbyFailingSince: null,
-  standby: 'streaming',
-  syncSuspended: false,
-  failoverId: null,
-  attempts: 0,
-  retryAt: 0,
-  lastError: null,
-};
+const base: RegionFailoverState = healthyRegion('eu-west-1', NOW - 60_000);
 
 /** A typical state for each phase, as the machine itself would leave it. */
 const AT: Record<Phase, RegionFailoverState> = {
