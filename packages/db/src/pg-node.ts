@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pgBinaries } from './binaries';
 import { assertReachable, osUser, resetOsUserCache, type OsUser } from './os-user';
+import { processAlive, serverProcesses } from './standby/fence';
 
 const run = promisify(execFile);
 
@@ -141,6 +142,7 @@ export class PgNode {
       await writeFile(this.logFile, '', { flag: 'a' });
       await chown(this.logFile, user.uid, user.gid);
     }
+    await this.clearStaleLock();
     try {
       await this.pgCtl(['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile], user);
     } catch (err) {
@@ -154,17 +156,30 @@ export class PgNode {
     await this.pgCtl(['stop', '-w', '-t', '60', '-m', mode, '-D', this.dataDir], await osUser());
   }
 
-  /** The postmaster's PID, or undefined when no server runs on this data directory. */
-  async pid(): Promise<number | undefined> {
+  /** The PID in postmaster.pid, if the file holds one. */
+  private async lockPid(): Promise<number | undefined> {
     const text = await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
     const pid = text ? Number.parseInt(text.split('\n')[0] ?? '', 10) : NaN;
-    if (!Number.isInteger(pid)) return undefined;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return undefined;
-    }
+    return Number.isInteger(pid) ? pid : undefined;
+  }
+
+  /** The postmaster's PID, or undefined when no server runs on this data directory. */
+  async pid(): Promise<number | undefined> {
+    const pid = await this.lockPid();
+    return pid !== undefined && (await processAlive(pid)) ? pid : undefined;
+  }
+
+  /**
+   * Removes a lock file left by a killed postmaster that is still a zombie. PostgreSQL takes
+   * a zombie for a live server ("lock file already exists") until its parent reaps it, and an
+   * orphaned postmaster's parent here is PID 1, which reaps late: a restart right after
+   * `kill -9` would fail. Only when no live process runs in the data directory.
+   */
+  private async clearStaleLock(): Promise<void> {
+    const pid = await this.lockPid();
+    if (pid === undefined || (await processAlive(pid))) return;
+    if ((await serverProcesses(this.dataDir)).length > 0) return;
+    await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
   }
 
   async isRunning(): Promise<boolean> {
