@@ -77,6 +77,7 @@ export class RegionRunner {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private rebuilding: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
   private episode: string | null = null;
   private wake: (() => void) | undefined;
 
@@ -96,10 +97,20 @@ export class RegionRunner {
     return (await serverProcesses(this.location('primary').dataDir)).length > 0;
   }
 
-  /** Starts the recorded primary again in place (crash recovery; no other node took over). */
-  async restartPrimary(): Promise<void> {
-    await fenceServer(this.location('primary').dataDir);
-    await this.primaryNode().start();
+  /**
+   * Starts the recorded primary again in place (crash recovery; no other node took over).
+   * One restart at a time: the state machine and `chaos revive` can both ask, and a second
+   * restart's fence would kill the server the first one is starting. A caller that asks while
+   * a restart runs waits for that one.
+   */
+  restartPrimary(): Promise<void> {
+    this.restarting ??= (async () => {
+      await fenceServer(this.location('primary').dataDir);
+      await this.primaryNode().start();
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
   }
 
   slotOf(role: 'primary' | 'standby'): NodeSlot {

@@ -159,6 +159,23 @@ describe('failover orchestrator against real PostgreSQL 18 nodes', () => {
     expect(runner.location('standby')).toEqual(old);
     expect((await syncStatus(cluster.primaryUrl())).standbys[0]?.syncState).toBe('sync');
   });
+
+  it('two restarts of a killed primary asked at once (the state machine and `chaos revive`) start it once, both succeed', async () => {
+    await healthy();
+    const before = await postmasterPid();
+    // The region's host is down for the drill, so the state machine itself restarts nothing.
+    await cluster.orchestrator.killRegion(REGION);
+    expect(await runner.isPrimaryRunning()).toBe(false);
+    const results = await Promise.allSettled([runner.restartPrimary(), runner.restartPrimary()]);
+    expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['fulfilled', 'fulfilled']);
+    const after = await postmasterPid();
+    expect(after).not.toBe(before);
+    expect(await processAlive(after)).toBe(true);
+    await withClient(cluster.primaryUrl(), (c) => c.query('SELECT 1'));
+    const revived = await cluster.orchestrator.revive(REGION);
+    expect(revived.detail).toMatchObject({ primaryRestarted: false });
+    await healthy(90_000);
+  }, 120_000);
 });
 
 async function stepsOf(failoverId: string): Promise<string[]> {
