@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeHlc } from '@atlas/core';
+import { setClockOffset } from '@atlas/db';
 import { startFreshRegions, type FreshRegions } from '../../../test/support/fresh-regions';
 
 /**
@@ -61,5 +62,29 @@ describe('hybrid logical clock fast path', () => {
       "INSERT INTO referential (id, kind, code, label) VALUES ('hlcfast:after-remote', 'hlcfast', 'after-remote', 'x') RETURNING hlc::text AS hlc",
     );
     expect(BigInt(rows[0]!.hlc)).toBeGreaterThan(remote);
+  });
+
+  // Last: it leaves the clock an hour ahead (it never moves back).
+  it('a session already open stamps with a changed clock offset from its next write (the compiled constants are re-created)', async () => {
+    const write = async (code: string) => {
+      const { rows } = await client.query<{ hlc: string; origin_region: string }>(
+        "INSERT INTO referential (id, kind, code, label) VALUES ('hlcfast:' || $1, 'hlcfast', $1, 'x') RETURNING hlc::text AS hlc, origin_region",
+        [code],
+      );
+      return { hlc: BigInt(rows[0]!.hlc), origin: rows[0]!.origin_region };
+    };
+    expect((await write('offset-before')).origin).toBe(fresh.databases[0]!.region.id);
+    const HOUR = 3_600_000;
+    await setClockOffset(fresh.nodes[0]!.adminUrl, HOUR);
+    try {
+      const before = Date.now();
+      const ahead = await write('offset-after');
+      const after = Date.now();
+      expect(decodeHlc(ahead.hlc).physicalMs).toBeGreaterThanOrEqual(before + HOUR);
+      expect(decodeHlc(ahead.hlc).physicalMs).toBeLessThanOrEqual(after + HOUR + SLACK_MS);
+      expect(ahead.origin).toBe(fresh.databases[0]!.region.id);
+    } finally {
+      await setClockOffset(fresh.nodes[0]!.adminUrl, 0);
+    }
   });
 });

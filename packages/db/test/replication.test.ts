@@ -243,6 +243,42 @@ describe('hybrid logical clock', () => {
   });
 });
 
+describe('the same key inserted at once here and by replication', () => {
+  it("an apply worker waits for a local insert of the key still in flight, then merges: no subscription error, no lock on local inserts", async () => {
+    const errorsBefore = await subscriptionErrors();
+    const local = new pg.Client({ connectionString: us.adminUrl });
+    await local.connect();
+    try {
+      await local.query('BEGIN');
+      await local.query("INSERT INTO referential (id, kind, code, label) VALUES ('race:k', 'race', 'k', 'us, in flight')");
+      // The local transaction holds no lock but its new row's: a peer's insert of the key arrives meanwhile.
+      const [{ locks }] = (await local.query<{ locks: string }>("SELECT count(*)::text AS locks FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'")).rows as [{ locks: string }];
+      expect(locks).toBe('0');
+      await query(eu, "INSERT INTO referential (id, kind, code, label) VALUES ('race:k', 'race', 'k', 'eu, committed')");
+      await eventually(async () => {
+        const waiting = await query<{ n: string }>(
+          us,
+          "SELECT count(*)::text AS n FROM pg_stat_activity WHERE backend_type = 'logical replication apply worker' AND wait_event_type = 'Lock'",
+        );
+        expect(waiting[0]!.n).toBe('1');
+      });
+      await local.query('COMMIT');
+    } finally {
+      await local.end();
+    }
+    await waitForReplication(all);
+    const images = await Promise.all(all.map((n) => versions(n, 'referential', 'id', "id = 'race:k'")));
+    const winner = images[0]!.get('race:k')!;
+    // us committed after eu, but eu's stamp came later: the same version wins everywhere.
+    for (const image of images) expect(image.get('race:k')).toEqual(winner);
+    const labels = await Promise.all(all.map((n) => query<{ label: string }>(n, "SELECT label FROM referential WHERE id = 'race:k'")));
+    expect(new Set(labels.map((l) => l[0]!.label)).size).toBe(1);
+    const [atUs] = await query<{ kind: string }>(us, "SELECT kind FROM replication_conflict WHERE row_id = 'race:k' AND source LIKE 'atlas_sub_eu_west_1%'");
+    expect(atUs).toEqual({ kind: 'insert_exists' });
+    expect(await subscriptionErrors()).toBe(errorsBefore);
+  });
+});
+
 describe('erasure', () => {
   it('beats a concurrent update made later in another region, blanks the row everywhere and cannot be undone', async () => {
     await query(eu, "INSERT INTO user_preferences (user_id, locale, timezone, theme, preferred_region) VALUES ('usr_erase', 'fr', 'Europe/Paris', 'dark', 'eu-west-1')");
