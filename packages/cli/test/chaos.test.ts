@@ -92,8 +92,16 @@ describe('atlas chaos on a running cluster with a DR partner', { timeout: 600_00
     const res = await fetch(`${edge}/api/orgs`, { method: 'POST', headers: json, body: JSON.stringify({ name: `Chaos ${homeRegion} ${Date.now()}`, homeRegion }) });
     expect(res.status, await res.clone().text()).toBe(201);
     const { id } = (await res.json()) as { id: string };
-    const login = await fetch(`${api(homeRegion)}/api/auth/dev-token`, { method: 'POST', headers: json, body: JSON.stringify({ orgId: id, email: `admin@${homeRegion}.example` }) });
-    expect(login.status).toBe(200);
+    // The edge may create the organization in another region than its home (a global row):
+    // its home knows it once replication has brought it there, which after a revive can take
+    // a few seconds while the links reconnect. Until then the home answers 404.
+    const login = await waitFor(`organization ${id} (created by ${res.headers.get('atlas-region')}) known in ${homeRegion}`, async () => {
+      const res = await fetch(`${api(homeRegion)}/api/auth/dev-token`, { method: 'POST', headers: json, body: JSON.stringify({ orgId: id, email: `admin@${homeRegion}.example` }) });
+      if (res.status !== 404) return res;
+      await res.body?.cancel();
+      return false;
+    }, 60_000);
+    expect(login.status, await login.clone().text()).toBe(200);
     return { id, token: ((await login.json()) as { token: string }).token };
   }
   const dossiers = (org: { id: string; token: string }, init: RequestInit = {}) =>
