@@ -215,13 +215,26 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
   }
 }
 
+/** Where a cluster's CPU goes: the processes the throughput comparison is about, and the rest. */
+type CpuRole = 'client backends' | 'walsenders' | 'apply worker' | 'other';
+const CPU_ROLES: readonly CpuRole[] = ['client backends', 'walsenders', 'apply worker', 'other'];
+
+function cpuRole(pid: string): CpuRole {
+  // "postgres: walsender …", "postgres: logical replication apply worker …", "postgres: user db host(port) …"
+  const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  if (title.includes('walsender')) return 'walsenders';
+  if (title.includes('apply worker')) return 'apply worker';
+  if (/postgres: \S+ \S+ \d+\.\d+\.\d+\.\d+\(\d+\)/.test(title)) return 'client backends';
+  return 'other';
+}
+
 /**
- * CPU time (ms) used so far by one PostgreSQL cluster: its postmaster, the children it has
- * reaped (backends that ended) and the children alive now. Counts only the database's work,
- * not this process's nor other programs sharing the machine: a figure that holds still when
- * the machine is busy, unlike writes per second.
+ * CPU time (ms) used so far by one PostgreSQL cluster, by role: its postmaster, the children
+ * it has reaped (backends that ended: "other") and the children alive now. Counts only the
+ * database's work, not this process's nor other programs sharing the machine: a figure that
+ * holds still when the machine is busy, unlike writes per second.
  */
-function clusterCpuMs(dataDir: string): number {
+function clusterCpuMs(dataDir: string): Record<CpuRole, number> {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const ticks = (pid: number | string): { ppid: number; own: number; reaped: number } | undefined => {
     try {
@@ -236,15 +249,21 @@ function clusterCpuMs(dataDir: string): number {
       return undefined; // ended meanwhile: its time is in the postmaster's reaped total
     }
   };
-  let total = 0;
+  const total: Record<CpuRole, number> = { 'client backends': 0, walsenders: 0, 'apply worker': 0, other: 0 };
   const root = ticks(postmaster);
-  if (root) total += root.own + root.reaped;
+  if (root) total.other += root.own + root.reaped;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const t = ticks(entry);
-    if (t?.ppid === postmaster) total += t.own;
+    if (t?.ppid !== postmaster) continue;
+    try {
+      total[cpuRole(entry)] += t.own;
+    } catch {
+      total.other += t.own;
+    }
   }
-  return (total * 1000) / 100; // USER_HZ = 100 on Linux
+  for (const role of CPU_ROLES) total[role] = (total[role] * 1000) / 100; // USER_HZ = 100 on Linux
+  return total;
 }
 
 const CONSUMER = fileURLToPath(new URL('./cache-stream-consumer.ts', import.meta.url));
@@ -367,15 +386,25 @@ export async function runReplicationBench(log: (line: string) => void = console.
     // Alternate the modes to spread the machine's noise over all of them.
     const rounds: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
     const cpuPerWrite: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
+    // Per role: publisher's client backends and walsenders, subscriber's apply worker, the rest of both.
+    const cpuByRole: Record<TriggerMode, Array<Record<CpuRole, number>>> = { full: [], conflict: [], plain: [] };
     const dataDirs = fresh.databases.map((d) => d.node.dataDir);
-    const cpuNow = () => dataDirs.reduce((sum, dir) => sum + clusterCpuMs(dir), 0);
+    const cpuNow = (): Record<CpuRole, number> => {
+      const sum: Record<CpuRole, number> = { 'client backends': 0, walsenders: 0, 'apply worker': 0, other: 0 };
+      for (const dir of dataDirs) for (const [role, ms] of Object.entries(clusterCpuMs(dir))) sum[role as CpuRole] += ms;
+      return sum;
+    };
+    const totalOf = (cpu: Record<CpuRole, number>) => CPU_ROLES.reduce((sum, role) => sum + cpu[role], 0);
     for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
       for (const mode of ['full', 'conflict', 'plain'] as const) {
         await setTriggers([eu, us], mode);
         log(`replication bench: throughput, ${MODE_LABEL[mode]} (round ${round + 1})`);
         const cpuBefore = cpuNow();
         rounds[mode].push(await measureThroughput(euDb, usDb, `tp${round}${mode[0]}`, mode === 'full'));
-        cpuPerWrite[mode].push(((cpuNow() - cpuBefore) * 1000) / THROUGHPUT_WRITES);
+        const cpuAfter = cpuNow();
+        const perWrite = Object.fromEntries(CPU_ROLES.map((role) => [role, ((cpuAfter[role] - cpuBefore[role]) * 1000) / THROUGHPUT_WRITES])) as Record<CpuRole, number>;
+        cpuByRole[mode].push(perWrite);
+        cpuPerWrite[mode].push(totalOf(perWrite));
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -398,14 +427,18 @@ export async function runReplicationBench(log: (line: string) => void = console.
       '',
       `Throughput: ${THROUGHPUT_WRITES} writes (half inserts, half updates) by ${WRITERS} connections as fast as possible, timed until the subscriber holds all of them (same digest of the rows as the publisher); best of ${THROUGHPUT_ROUNDS} alternating rounds each. The issue's goal compares the conflict triggers with plain logical replication; the production row adds what cache invalidation costs: each region's API consuming its own pgoutput stream (publication atlas_cache, a temporary slot per API process), checked to have delivered every write's change after the round. It replaced a NOTIFY trigger, which PostgreSQL serialised at commit (one global lock held through the commit's WAL flush).`,
       '',
-      '| mode | writes/s (rounds) | ratio to plain | database CPU µs per write (median of rounds) | plain CPU / mode CPU |',
+      '| mode | writes/s (rounds) | ratio to plain, best / median of rounds | database CPU µs per write (median of rounds) | plain CPU / mode CPU |',
       '|---|---|---:|---:|---:|',
       ...(['full', 'conflict', 'plain'] as const).map(
         (mode) =>
-          `| ${MODE_LABEL[mode]} | ${best(rounds[mode]).toFixed(0)} (${rounds[mode].map((x) => x.toFixed(0)).join(', ')}) | ${ratio(mode).toFixed(2)} | ${median(cpuPerWrite[mode]).toFixed(0)} | ${(median(cpuPerWrite.plain) / median(cpuPerWrite[mode])).toFixed(2)} |`,
+          `| ${MODE_LABEL[mode]} | ${best(rounds[mode]).toFixed(0)} (${rounds[mode].map((x) => x.toFixed(0)).join(', ')}) | ${ratio(mode).toFixed(2)} / ${(median(rounds[mode]) / median(rounds.plain)).toFixed(2)} | ${median(cpuPerWrite[mode]).toFixed(0)} | ${(median(cpuPerWrite.plain) / median(cpuPerWrite[mode])).toFixed(2)} |`,
       ),
       '',
-      "Database CPU = CPU time of both clusters' PostgreSQL processes (publisher backends, walsender, apply worker, WAL writer…) during the round, read from /proc, divided by the writes: unlike writes per second, it does not move with the load other programs put on the machine.",
+      "Database CPU = CPU time of both clusters' PostgreSQL processes (publisher backends, walsender, apply worker, WAL writer…) during the round, read from /proc, divided by the writes: unlike writes per second, it does not move with the load other programs put on the machine. Where it goes (µs per write, median of rounds; client backends are the publisher's writers, where the stamp runs; the apply worker is the subscriber's, where the apply trigger runs, and it is one process: its time per write bounds the rate):",
+      '',
+      `| mode | ${CPU_ROLES.join(' | ')} |`,
+      `|---|${CPU_ROLES.map(() => '---:').join('|')}|`,
+      ...(['full', 'conflict', 'plain'] as const).map((mode) => `| ${{ full: 'production', conflict: 'conflict triggers only', plain: 'plain' }[mode]} | ${CPU_ROLES.map((role) => median(cpuByRole[mode].map((r) => r[role])).toFixed(0)).join(' | ')} |`),
     ].join('\n');
     return { markdown };
   } finally {
