@@ -207,7 +207,6 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
         if (mode === 'plain') continue;
         await c.query(`ALTER TABLE ${t} ENABLE TRIGGER atlas_stamp`);
         await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply`);
-        await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply_update`);
       }
     } finally {
       await c.end();

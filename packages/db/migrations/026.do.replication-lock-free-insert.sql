@@ -18,13 +18,12 @@
 --   * PL/pgSQL prepares each statement's expression again in every transaction, and the apply
 --     worker commits each replicated transaction on its own: a replicated update walked a
 --     dozen statements to find what is nearly always so, that it follows the local row and
---     wins. That test (atlas_update_follows, inlined) is now the condition of an update
---     trigger of its own: such an update, bringing no version ahead of this region's clock,
---     does not call the function at all. The function no longer sets search_path for each row
---     (it runs with the caller's rights, so a search_path of its own protects nothing): every
---     name in it is schema-qualified instead, as the apply worker runs with an empty
---     search_path. Its own nested writes (the insert above, the merge) no longer call it
---     again only to be let through: the triggers fire at trigger depth 0 only.
+--     wins. The function now starts with that one test (atlas_update_follows, inlined) and
+--     returns. It no longer sets search_path for each row (it runs with the caller's rights,
+--     so a search_path of its own protects nothing): every name in it is schema-qualified
+--     instead, as the apply worker runs with an empty search_path. Its own nested writes
+--     (the insert above, the merge) no longer call it again only to be let through: the
+--     trigger fires at trigger depth 0 only.
 
 -- Compiles this database's constants into SQL functions the planner can inline. Before the
 -- region is recorded, atlas_region_literal() is NULL and a stamp fails on origin_region's
@@ -138,9 +137,10 @@ DECLARE
 BEGIN
   -- The common case first, in few statements: PL/pgSQL prepares each statement's expression
   -- again in every transaction, and the apply worker commits every replicated transaction.
-  -- An update that follows the local row (its base is the local version) is no conflict.
+  -- An update that follows the local row (its base is the local version) and wins is no
+  -- conflict.
   IF TG_OP = 'UPDATE' AND public.atlas_update_follows(NEW.tombstone, NEW.hlc, NEW.origin_region, NEW.base_hlc, NEW.base_origin,
-                                               OLD.tombstone, OLD.hlc, OLD.origin_region) THEN
+                                                      OLD.tombstone, OLD.hlc, OLD.origin_region) THEN
     IF NEW.hlc > coalesce(pg_sequence_last_value('public.atlas_hlc_seq'), 0) THEN
       PERFORM public.atlas_hlc_observe(NEW.hlc);
     END IF;
@@ -259,25 +259,18 @@ BEGIN
 END $$;
 
 -- The apply trigger again, firing at trigger depth 0 only: on the rows the apply worker or a
--- repair session writes, not on the trigger's own nested insert and merge. Updates have a
--- trigger of their own, whose condition is the fast path above: an update that follows the
--- local row and brings no version ahead of this region's clock does not call the function
--- at all.
+-- repair session writes, not on the trigger's own nested insert and merge. (The fast path
+-- stays inside the function: as a trigger condition it would be planned again for every
+-- replicated row, since the apply worker builds a new executor state per change; measured
+-- dearer than the function call.)
 DO $$
 DECLARE
   g record;
 BEGIN
   FOR g IN SELECT table_name, key_column FROM atlas_global_table LOOP
     EXECUTE format('DROP TRIGGER atlas_apply ON %I', g.table_name);
-    EXECUTE format('CREATE TRIGGER atlas_apply BEFORE INSERT OR DELETE ON %I
+    EXECUTE format('CREATE TRIGGER atlas_apply BEFORE INSERT OR UPDATE OR DELETE ON %I
                     FOR EACH ROW WHEN (pg_trigger_depth() < 1) EXECUTE FUNCTION atlas_apply_global_row(%L)', g.table_name, g.key_column);
-    EXECUTE format('CREATE TRIGGER atlas_apply_update BEFORE UPDATE ON %I
-                    FOR EACH ROW WHEN (pg_trigger_depth() < 1 AND (
-                      NOT public.atlas_update_follows(NEW.tombstone, NEW.hlc, NEW.origin_region, NEW.base_hlc, NEW.base_origin,
-                                                      OLD.tombstone, OLD.hlc, OLD.origin_region)
-                      OR NEW.hlc > coalesce(pg_sequence_last_value(%L::regclass), 0)))
-                    EXECUTE FUNCTION atlas_apply_global_row(%L)', g.table_name, 'public.atlas_hlc_seq', g.key_column);
     EXECUTE format('ALTER TABLE %I ENABLE REPLICA TRIGGER atlas_apply', g.table_name);
-    EXECUTE format('ALTER TABLE %I ENABLE REPLICA TRIGGER atlas_apply_update', g.table_name);
   END LOOP;
 END $$;
