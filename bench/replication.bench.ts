@@ -215,15 +215,14 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
 }
 
 /** Where a cluster's CPU goes: the processes the throughput comparison is about, and the rest. */
-type CpuRole = 'client backends' | 'walsenders' | 'apply worker' | 'other';
-const CPU_ROLES: readonly CpuRole[] = ['client backends', 'walsenders', 'apply worker', 'other'];
+type CpuRole = 'walsenders' | 'apply worker' | 'other';
+const CPU_ROLES: readonly CpuRole[] = ['walsenders', 'apply worker', 'other'];
 
 function cpuRole(pid: string): CpuRole {
-  // "postgres: walsender …", "postgres: logical replication apply worker …", "postgres: user db host(port) …"
+  // "postgres: walsender …", "postgres: logical replication apply worker …"
   const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
   if (title.includes('walsender')) return 'walsenders';
   if (title.includes('apply worker')) return 'apply worker';
-  if (/postgres: \S+ \S+ \d+\.\d+\.\d+\.\d+\(\d+\)/.test(title)) return 'client backends';
   return 'other';
 }
 
@@ -248,7 +247,7 @@ function clusterCpuMs(dataDir: string): Record<CpuRole, number> {
       return undefined; // ended meanwhile: its time is in the postmaster's reaped total
     }
   };
-  const total: Record<CpuRole, number> = { 'client backends': 0, walsenders: 0, 'apply worker': 0, other: 0 };
+  const total: Record<CpuRole, number> = { walsenders: 0, 'apply worker': 0, other: 0 };
   const root = ticks(postmaster);
   if (root) total.other += root.own + root.reaped;
   for (const entry of readdirSync('/proc')) {
@@ -385,11 +384,11 @@ export async function runReplicationBench(log: (line: string) => void = console.
     // Alternate the modes to spread the machine's noise over all of them.
     const rounds: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
     const cpuPerWrite: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
-    // Per role: publisher's client backends and walsenders, subscriber's apply worker, the rest of both.
+    // Per role: walsenders, the subscriber's apply worker, the rest (mostly the writers' backends).
     const cpuByRole: Record<TriggerMode, Array<Record<CpuRole, number>>> = { full: [], conflict: [], plain: [] };
     const dataDirs = fresh.databases.map((d) => d.node.dataDir);
     const cpuNow = (): Record<CpuRole, number> => {
-      const sum: Record<CpuRole, number> = { 'client backends': 0, walsenders: 0, 'apply worker': 0, other: 0 };
+      const sum: Record<CpuRole, number> = { walsenders: 0, 'apply worker': 0, other: 0 };
       for (const dir of dataDirs) for (const [role, ms] of Object.entries(clusterCpuMs(dir))) sum[role as CpuRole] += ms;
       return sum;
     };
@@ -433,7 +432,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
           `| ${MODE_LABEL[mode]} | ${best(rounds[mode]).toFixed(0)} (${rounds[mode].map((x) => x.toFixed(0)).join(', ')}) | ${ratio(mode).toFixed(2)} / ${(median(rounds[mode]) / median(rounds.plain)).toFixed(2)} | ${median(cpuPerWrite[mode]).toFixed(0)} | ${(median(cpuPerWrite.plain) / median(cpuPerWrite[mode])).toFixed(2)} |`,
       ),
       '',
-      "Database CPU = CPU time of both clusters' PostgreSQL processes (publisher backends, walsender, apply worker, WAL writer…) during the round, read from /proc, divided by the writes: unlike writes per second, it does not move with the load other programs put on the machine. Where it goes (µs per write, median of rounds; client backends are the publisher's writers, where the stamp runs; the apply worker is the subscriber's, where the apply trigger runs, and it is one process: its time per write bounds the rate):",
+      "Database CPU = CPU time of both clusters' PostgreSQL processes (publisher backends, walsender, apply worker, WAL writer…) during the round, read from /proc, divided by the writes: unlike writes per second, it does not move with the load other programs put on the machine. Where it goes (µs per write, median of rounds): the apply worker is the subscriber's, where the apply trigger runs, and it is one process, so its time per write bounds the rate; other is mostly the writers' backends on the publisher, where the stamp runs (they end with the round, so their time is read from the postmaster's total of ended children), plus the WAL writer and the rest of both clusters:",
       '',
       `| mode | ${CPU_ROLES.join(' | ')} |`,
       `|---|${CPU_ROLES.map(() => '---:').join('|')}|`,
