@@ -354,6 +354,8 @@ async function measureThroughput(publisher: RegionDatabase, subscriber: RegionDa
 }
 
 export async function runReplicationBench(log: (line: string) => void = console.log): Promise<{ markdown: string }> {
+  // The machine as the run starts (its load average then, not after the run's own load).
+  const machine = machineDescription();
   let fresh: FreshRegions | undefined;
   let proxy: DelayProxy | undefined;
   try {
@@ -415,7 +417,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
         `| ${f.rate} | ${f.wan ? `yes (${oneWay} ms one way)` : 'no'} | ${f.writes} | ${f.achievedRate.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p95)} | ${ms(f.p99)} | ${ms(f.cache.p50)} / ${ms(f.cache.p95)} / ${ms(f.cache.p99)} | ${f.missing} |`,
     );
     const markdown = [
-      machineDescription(),
+      machine,
       '',
       `Two regions (eu-west-1 → us-east-1), PostgreSQL 18 logical replication with the Atlas conflict triggers, subscription with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}. ${WRITERS} writer connections, single-row INSERTs into a global table (user_preferences), paced to the target rate for ${LAG_SECONDS} s. Lag = when the subscriber's apply worker wrote the row (a replica-only trigger noting clock_timestamp(), present for these runs only; the row is readable once that one-row transaction commits) − the publisher's commit timestamp; one machine, one clock. Cache delay = the change delivered by the subscriber's cache-invalidation stream (the API's logical decoding stream) − that apply; a walsender decodes only flushed WAL and the apply worker commits with synchronous_commit = ${APPLY_SYNCHRONOUS_COMMIT}, so the WAL writer's wake-up (wal_writer_delay, set to 10 ms by Atlas; 200 ms by default) bounds it. WAN = the link re-pointed through the latency-injecting proxy.`,
       '',
