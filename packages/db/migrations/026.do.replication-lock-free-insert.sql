@@ -147,11 +147,7 @@ BEGIN
     RETURN NEW;
   END IF;
 
-  -- The merge below updates the row from inside this trigger: let that nested write through.
-  IF pg_trigger_depth() > 1 THEN
-    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-    RETURN NEW;
-  END IF;
+  -- The nested insert and merge below never reach here: the trigger fires at depth 0 only.
 
   IF TG_OP = 'DELETE' THEN
     IF OLD.tombstone IS NOT NULL THEN
