@@ -192,6 +192,7 @@ const MODE_LABEL: Record<TriggerMode, string> = {
   conflict: 'conflict triggers only (stamp + apply; no cache stream)',
   plain: 'plain logical replication (user triggers disabled)',
 };
+const MODE_SHORT: Record<TriggerMode, string> = { full: 'production', conflict: 'conflict triggers only', plain: 'plain' };
 
 /**
  * plain: no user trigger (PostgreSQL's own logical replication); conflict and full: the stamp
@@ -217,6 +218,7 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
 /** Where a cluster's CPU goes: the processes the throughput comparison is about, and the rest. */
 type CpuRole = 'walsenders' | 'apply worker' | 'other';
 const CPU_ROLES: readonly CpuRole[] = ['walsenders', 'apply worker', 'other'];
+const noCpu = (): Record<CpuRole, number> => ({ walsenders: 0, 'apply worker': 0, other: 0 });
 
 function cpuRole(pid: string): CpuRole {
   // "postgres: walsender …", "postgres: logical replication apply worker …"
@@ -247,7 +249,7 @@ function clusterCpuMs(dataDir: string): Record<CpuRole, number> {
       return undefined; // ended meanwhile: its time is in the postmaster's reaped total
     }
   };
-  const total: Record<CpuRole, number> = { walsenders: 0, 'apply worker': 0, other: 0 };
+  const total = noCpu();
   const root = ticks(postmaster);
   if (root) total.other += root.own + root.reaped;
   for (const entry of readdirSync('/proc')) {
@@ -390,7 +392,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
     const cpuByRole: Record<TriggerMode, Array<Record<CpuRole, number>>> = { full: [], conflict: [], plain: [] };
     const dataDirs = fresh.databases.map((d) => d.node.dataDir);
     const cpuNow = (): Record<CpuRole, number> => {
-      const sum: Record<CpuRole, number> = { walsenders: 0, 'apply worker': 0, other: 0 };
+      const sum = noCpu();
       for (const dir of dataDirs) for (const [role, ms] of Object.entries(clusterCpuMs(dir))) sum[role as CpuRole] += ms;
       return sum;
     };
@@ -438,7 +440,7 @@ export async function runReplicationBench(log: (line: string) => void = console.
       '',
       `| mode | ${CPU_ROLES.join(' | ')} |`,
       `|---|${CPU_ROLES.map(() => '---:').join('|')}|`,
-      ...(['full', 'conflict', 'plain'] as const).map((mode) => `| ${{ full: 'production', conflict: 'conflict triggers only', plain: 'plain' }[mode]} | ${CPU_ROLES.map((role) => median(cpuByRole[mode].map((r) => r[role])).toFixed(0)).join(' | ')} |`),
+      ...(['full', 'conflict', 'plain'] as const).map((mode) => `| ${MODE_SHORT[mode]} | ${CPU_ROLES.map((role) => median(cpuByRole[mode].map((r) => r[role])).toFixed(0)).join(' | ')} |`),
     ].join('\n');
     return { markdown };
   } finally {
