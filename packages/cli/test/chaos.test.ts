@@ -96,9 +96,9 @@ describe('atlas chaos on a running cluster with a DR partner', { timeout: 600_00
     // its home knows it once replication has brought it there, which after a revive can take
     // a few seconds while the links reconnect. Until then the home answers 404.
     const login = await waitFor(`organization ${id} (created by ${res.headers.get('atlas-region')}) known in ${homeRegion}`, async () => {
-      const res = await fetch(`${api(homeRegion)}/api/auth/dev-token`, { method: 'POST', headers: json, body: JSON.stringify({ orgId: id, email: `admin@${homeRegion}.example` }) });
-      if (res.status !== 404) return res;
-      await res.body?.cancel();
+      const attempt = await fetch(`${api(homeRegion)}/api/auth/dev-token`, { method: 'POST', headers: json, body: JSON.stringify({ orgId: id, email: `admin@${homeRegion}.example` }) });
+      if (attempt.status !== 404) return attempt;
+      await attempt.body?.cancel();
       return false;
     }, 60_000);
     expect(login.status, await login.clone().text()).toBe(200);
