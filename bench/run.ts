@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     const bench = BENCHES[name]!;
     console.log(`\n== ${name}`);
     const { markdown } = await bench.run();
+    console.log(markdown);
     await writeSection(bench.title, markdown);
     console.log(`written to docs/benchmarks.md (${bench.title})`);
   }
