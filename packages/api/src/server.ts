@@ -1,3 +1,4 @@
+import { stopOnSignals } from '@atlas/core/process';
 import { createDb } from '@atlas/db';
 import { buildApp } from './app';
 import { configFromEnv, ConfigError } from './config';
@@ -13,19 +14,13 @@ async function main(): Promise<void> {
   }
   const db = createDb(config.databaseUrl, { applicationName: `atlas-api-${config.region.id}`, max: 20 });
   const app = await buildApp(config, db);
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    await app.close();
-    await db.destroy();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(
+    async () => {
+      await app.close();
+      await db.destroy();
+    },
+    { name: 'atlas-api', onSignal: (signal) => app.log.info({ signal }, 'shutting down') },
+  );
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

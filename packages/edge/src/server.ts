@@ -1,3 +1,4 @@
+import { stopOnSignals } from '@atlas/core/process';
 import { buildEdge } from './app';
 import { EdgeConfigError, edgeConfigFromEnv } from './config';
 import { serveWebApp } from './web-app';
@@ -13,18 +14,7 @@ async function main(): Promise<void> {
   }
   // The web app is served when ATLAS_EDGE_WEB_ROOT names its build output (`atlas up` sets it).
   const app = await buildEdge(config, { webApp: serveWebApp });
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    await app.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(() => app.close(), { name: 'atlas-edge', onSignal: (signal) => app.log.info({ signal }, 'shutting down') });
   try {
     await app.listen({ host: config.host, port: config.port });
     app.log.info({ upstreams: config.upstreams, health: config.health }, `edge router on http://${config.host}:${config.port}`);
