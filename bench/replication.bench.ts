@@ -206,8 +206,10 @@ async function setTriggers(nodes: readonly MeshNode[], mode: TriggerMode): Promi
       for (const t of ['organization', 'app_user', 'user_preferences', 'referential']) {
         await c.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
         if (mode === 'plain') continue;
-        await c.query(`ALTER TABLE ${t} ENABLE TRIGGER atlas_stamp`);
-        await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply`);
+        for (const op of ['insert', 'update', 'delete']) {
+          await c.query(`ALTER TABLE ${t} ENABLE TRIGGER atlas_stamp_${op}`);
+          await c.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER atlas_apply_${op}`);
+        }
       }
     } finally {
       await c.end();

@@ -89,7 +89,7 @@ export interface ApplyDecision {
 
 /**
  * What the apply path does with an incoming version of a row that exists locally (the pure
- * twin of atlas_apply_global_row). `op` is how it arrived: an INSERT of an existing key
+ * twin of atlas_apply_decide in the database). `op` is how it arrived: an INSERT of an existing key
  * merges instead of failing.
  */
 export function decideIncoming(local: VersionWithBase, remote: VersionWithBase, op: 'insert' | 'update'): ApplyDecision {

@@ -88,3 +88,45 @@ describe('hybrid logical clock fast path', () => {
     }
   });
 });
+
+describe('a global table registered after the fact (migration 027)', () => {
+  it('gets its own stamp and apply triggers: local writes stamped, a replicated insert of an existing key merged and logged', async () => {
+    await client.query(`CREATE TABLE late_global (
+      code text PRIMARY KEY, label text NOT NULL,
+      hlc bigint NOT NULL DEFAULT 0, origin_region text NOT NULL DEFAULT '', tombstone text,
+      base_hlc bigint NOT NULL DEFAULT 0, base_origin text)`);
+    // Not registered yet: refused, and nothing is installed.
+    await expect(client.query("SELECT atlas_install_global_triggers('late_global')")).rejects.toThrow(/late_global is not a registered global table/);
+    const triggers = async () =>
+      (await client.query<{ tgname: string }>("SELECT tgname FROM pg_trigger WHERE tgrelid = 'late_global'::regclass ORDER BY tgname")).rows.map((r) => r.tgname);
+    expect(await triggers()).toEqual([]);
+
+    await client.query(`INSERT INTO atlas_global_table (table_name, key_column, erased_values) VALUES ('late_global', 'code', '{"label": "(erased)"}')`);
+    await client.query("SELECT atlas_install_global_triggers('late_global')");
+    expect(await triggers()).toEqual(['atlas_apply_delete', 'atlas_apply_insert', 'atlas_apply_update', 'atlas_stamp_delete', 'atlas_stamp_insert', 'atlas_stamp_update']);
+
+    // A local write is stamped: a version from the clock, this region as origin.
+    const { rows: local } = await client.query<{ hlc: string; origin_region: string }>(
+      "INSERT INTO late_global (code, label, hlc, origin_region) VALUES ('a', 'local', 1, 'forged') RETURNING hlc::text AS hlc, origin_region",
+    );
+    expect(BigInt(local[0]!.hlc)).toBeGreaterThan(1n);
+    expect(local[0]!.origin_region).toBe(fresh.databases[0]!.region.id);
+
+    // A peer's insert of the same key with a higher version, as the apply worker writes it:
+    // merged over the local row, no duplicate key, and logged as a real conflict.
+    const remoteHlc = BigInt(local[0]!.hlc) + (1_000n << 16n);
+    await client.query('BEGIN');
+    try {
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query("INSERT INTO late_global (code, label, hlc, origin_region) VALUES ('a', 'remote', $1, 'zz-peer-1')", [remoteHlc.toString()]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    }
+    const { rows: merged } = await client.query("SELECT label, hlc::text AS hlc, origin_region FROM late_global WHERE code = 'a'");
+    expect(merged).toEqual([{ label: 'remote', hlc: remoteHlc.toString(), origin_region: 'zz-peer-1' }]);
+    const { rows: logged } = await client.query("SELECT kind, decision FROM replication_conflict WHERE table_name = 'late_global' AND row_id = 'a'");
+    expect(logged).toEqual([{ kind: 'insert_exists', decision: 'remote_wins' }]);
+  });
+});

@@ -10,7 +10,7 @@ import type { MeshNode } from './mesh';
  * what a standby had not received), so this pass compares each table between two regions
  * and pulls every row that is missing or older, through the same conflict rule as the apply
  * path: rows are written in a session with session_replication_role = replica, where the
- * replica trigger atlas_apply_global_row decides.
+ * replica triggers (atlas_apply_insert_<table>, atlas_apply_update) decide.
  *
  * Cost: equal tables cost one digest query per table and side. A differing table is split
  * into hash buckets of the key (one more query per side), and only the rows of differing
