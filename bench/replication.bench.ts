@@ -392,16 +392,11 @@ export async function runReplicationBench(log: (line: string) => void = console.
     const cpuPerWrite: Record<TriggerMode, number[]> = { full: [], conflict: [], plain: [] };
     // Per role: walsenders, the subscriber's apply worker, the rest (mostly the writers' backends).
     const cpuByRole: Record<TriggerMode, Array<Record<CpuRole, number>>> = { full: [], conflict: [], plain: [] };
-    const dataDirs = fresh.databases.map((d) => d.node.dataDir);
     const totalOf = (cpu: Record<CpuRole, number>) => CPU_ROLES.reduce((sum, role) => sum + cpu[role], 0);
-    const cpuNow = (): Record<CpuRole, number> => {
-      const sum = noCpu();
-      for (const dir of dataDirs) for (const [role, ms] of Object.entries(clusterCpuMs(dir))) sum[role as CpuRole] += ms;
-      return sum;
-    };
-    // Each region's database alone (deployed, each has a host of its own): the publisher's
-    // CPU per write bounds its write rate; the subscriber's is mostly the apply worker's.
-    const clusterTotalMs = (dir: string) => totalOf(clusterCpuMs(dir));
+    // Each database read once per instant. Apart as well as summed: deployed, each region's
+    // database has a host of its own; the publisher's CPU per write bounds its write rate, the
+    // subscriber's is mostly the apply worker's.
+    const cpuNow = () => ({ publisher: clusterCpuMs(euDb.node.dataDir), subscriber: clusterCpuMs(usDb.node.dataDir) });
     const cpuPerWriteOf: Record<'publisher' | 'subscriber', Record<TriggerMode, number[]>> = {
       publisher: { full: [], conflict: [], plain: [] },
       subscriber: { full: [], conflict: [], plain: [] },
@@ -410,13 +405,14 @@ export async function runReplicationBench(log: (line: string) => void = console.
       for (const mode of ['full', 'conflict', 'plain'] as const) {
         await setTriggers([eu, us], mode);
         log(`replication bench: throughput, ${MODE_LABEL[mode]} (round ${round + 1})`);
-        const cpuBefore = cpuNow();
-        const [pubBefore, subBefore] = [clusterTotalMs(euDb.node.dataDir), clusterTotalMs(usDb.node.dataDir)];
+        const before = cpuNow();
         rounds[mode].push(await measureThroughput(euDb, usDb, `tp${round}${mode[0]}`, mode === 'full'));
-        const cpuAfter = cpuNow();
-        cpuPerWriteOf.publisher[mode].push(((clusterTotalMs(euDb.node.dataDir) - pubBefore) * 1000) / THROUGHPUT_WRITES);
-        cpuPerWriteOf.subscriber[mode].push(((clusterTotalMs(usDb.node.dataDir) - subBefore) * 1000) / THROUGHPUT_WRITES);
-        const perWrite = Object.fromEntries(CPU_ROLES.map((role) => [role, ((cpuAfter[role] - cpuBefore[role]) * 1000) / THROUGHPUT_WRITES])) as Record<CpuRole, number>;
+        const after = cpuNow();
+        const usPerWrite = (ms: number) => (ms * 1000) / THROUGHPUT_WRITES;
+        for (const db of ['publisher', 'subscriber'] as const) cpuPerWriteOf[db][mode].push(usPerWrite(totalOf(after[db]) - totalOf(before[db])));
+        const perWrite = Object.fromEntries(
+          CPU_ROLES.map((role) => [role, usPerWrite(after.publisher[role] + after.subscriber[role] - before.publisher[role] - before.subscriber[role])]),
+        ) as Record<CpuRole, number>;
         cpuByRole[mode].push(perWrite);
         cpuPerWrite[mode].push(totalOf(perWrite));
       }
