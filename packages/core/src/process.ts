@@ -7,19 +7,20 @@ export function stopOnSignals(
   stop: () => Promise<void>,
   options: { readonly onSignal?: (signal: NodeJS.Signals) => void; readonly graceMs?: number; readonly name?: string } = {},
 ): void {
+  const { name = 'atlas', graceMs = 10_000, onSignal } = options;
   let stopping = false;
   const handle = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    options.onSignal?.(signal);
+    onSignal?.(signal);
     setTimeout(() => {
-      process.stderr.write(`${options.name ?? 'atlas'}: not stopped within ${options.graceMs ?? 10_000} ms of ${signal}; exiting\n`);
+      process.stderr.write(`${name}: not stopped within ${graceMs} ms of ${signal}; exiting\n`);
       process.exit(1);
-    }, options.graceMs ?? 10_000).unref();
+    }, graceMs).unref();
     stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`${options.name ?? 'atlas'}: stopping failed: ${(err as Error).message ?? String(err)}\n`);
+        process.stderr.write(`${name}: stopping failed: ${(err as Error).message ?? String(err)}\n`);
         process.exit(1);
       },
     );
