@@ -150,6 +150,28 @@ describe('RegionRoutingService', () => {
     expect(service.current()).toBe('ap-southeast-1');
   });
 
+  it('pins the region in use when it is chosen by hand, so a recovered region does not take over', async () => {
+    const { service, edge, storage } = setup();
+    await service.start();
+    edge.down.add('eu-west-1');
+    await service.checkAll();
+    await service.checkAll();
+    expect(service.current()).toBe('us-east-1');
+    expect(service.manual()).toBe(false);
+    expect(service.switchRegion('us-east-1')).toBe(true);
+    expect(service.switchRegion('us-east-1')).toBe(true);
+    expect(service.manual()).toBe(true);
+    expect(storage.getItem('atlas.region')).toBe('us-east-1');
+    expect(service.events().filter((e) => e.kind === 'manual').map((e) => e.message)).toEqual(['kept us-east-1 by hand']);
+    edge.down.delete('eu-west-1');
+    await service.checkAll();
+    await service.checkAll();
+    expect(service.health()['eu-west-1']!.state).toBe('up');
+    expect(service.current()).toBe('us-east-1');
+    service.automatic();
+    expect(service.current()).toBe('eu-west-1');
+  });
+
   it('restores a manual choice after a reload', async () => {
     const storage = new MemoryStorage();
     storage.setItem('atlas.region', 'us-east-1');

@@ -154,15 +154,19 @@ export class RegionRoutingService implements OnDestroy {
     this.reselect();
   }
 
-  /** Manual switch (the region selector). Refuses a region that is down or unknown. */
+  /**
+   * Manual switch (the region selector). Refuses a region that is down or unknown. Choosing the
+   * region already in use pins it: automatic selection no longer moves away while it is up.
+   */
   switchRegion(region: string): boolean {
     const target = this.regions().find((r) => r.region === region);
     if (!target || this.health()[region]?.state === 'down') return false;
     const from = this.current();
+    if (from === region && this.manual()) return true;
     this.current.set(region);
     this.manual.set(true);
     this.storage.setItem(MANUAL_KEY, region);
-    this.log('manual', `switched by hand from ${from ?? 'none'} to ${region}`);
+    this.log('manual', from === region ? `kept ${region} by hand` : `switched by hand from ${from ?? 'none'} to ${region}`);
     return true;
   }
 

@@ -59,7 +59,7 @@ interface Subscription {
                 [value]="r.region"
                 [checked]="routing.current() === r.region"
                 [disabled]="h?.state === 'down'"
-                (change)="choose(r.region)"
+                (click)="choose(r.region)"
               />
               <span class="dot" [class]="h?.state ?? 'unknown'"></span>
               <span
