@@ -24,9 +24,8 @@ BEGIN
                                      OLD.tombstone, OLD.hlc, OLD.origin_region) THEN
     RETURN NEW;
   END IF;
-  IF NEW.hlc > coalesce(pg_sequence_last_value('public.atlas_hlc_seq'), 0) THEN
-    PERFORM public.atlas_hlc_observe(NEW.hlc);
-  END IF;
+  -- atlas_hlc_observe moves the clock only when it is behind NEW.hlc.
+  PERFORM public.atlas_hlc_observe(NEW.hlc);
   IF public.atlas_update_follows(NEW.tombstone, NEW.hlc, NEW.origin_region, NEW.base_hlc, NEW.base_origin,
                                  OLD.tombstone, OLD.hlc, OLD.origin_region) THEN
     RETURN NEW;
@@ -57,9 +56,7 @@ CREATE OR REPLACE FUNCTION public.%1$I() RETURNS trigger
   LANGUAGE plpgsql AS $body$
 BEGIN
   IF NEW.hlc > coalesce(pg_sequence_last_value('public.atlas_hlc_seq'), 0) OR NEW.tombstone = 'erased' THEN
-    IF NEW.hlc > coalesce(pg_sequence_last_value('public.atlas_hlc_seq'), 0) THEN
-      PERFORM public.atlas_hlc_observe(NEW.hlc);
-    END IF;
+    PERFORM public.atlas_hlc_observe(NEW.hlc);
     IF NEW.tombstone = 'erased' THEN
       NEW := public.atlas_erased_blanks(NEW, TG_TABLE_NAME);
     END IF;
